@@ -1,0 +1,1 @@
+"""The three kinds of agent: vendors, governments and users (plus vendor strategies)."""

@@ -1,0 +1,264 @@
+"""Users: a column store for the whole population, and a Mesa agent view of one row.
+
+A quarter's decisions for a million users must be a few array operations, not a
+Python loop (a toy market step at 1M users took about 3 s with tuned per-object
+Mesa agents against about 0.09 s with numpy columns; see PERFORMANCE.md). So the
+population lives in :class:`UserPopulation`, one typed numpy column per state
+variable, and the model's step works on whole-population masks.
+
+Anyone who wants to look at one user as an agent gets a :class:`User`, a
+``mesa.Agent`` whose attributes read and write the same columns the vectorised
+step uses. Views are made on demand (``model.users[uid]``), never inside the
+step, and are not registered with the model's agent sets, so they cost nothing
+while the model runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import mesa
+import numpy as np
+from mesa.agent import AgentSet
+
+from sim.params import SEGMENTS
+
+if TYPE_CHECKING:
+    from sim.model import MarketModel
+
+NO_VENDOR = -1
+
+#: Columns and their dtypes. int16 vendor and country ids allow 32k of each;
+#: float32 keeps sensitivities to 7 digits, which is far finer than their spread.
+COLUMNS: dict[str, np.dtype] = {
+    "country": np.dtype(np.int16),
+    "segment": np.dtype(np.int8),
+    "privacy": np.dtype(np.float32),
+    "price_sens": np.dtype(np.float32),
+    "vendor": np.dtype(np.int16),
+    "device_age": np.dtype(np.int16),
+}
+
+
+class UserPopulation:
+    """All users as columns, plus their contact graph in CSR form.
+
+    Attributes
+    ----------
+    country, segment, privacy, price_sens, vendor, device_age : numpy arrays
+        One row per user (see :data:`COLUMNS` for dtypes).
+    indptr, indices : numpy int32/int64 arrays
+        Contacts of user ``i`` are ``indices[indptr[i]:indptr[i+1]]``.
+    """
+
+    def __init__(self, n: int) -> None:
+        self.n = int(n)
+        for name, dtype in COLUMNS.items():
+            setattr(self, name, np.zeros(self.n, dtype=dtype))
+        self.vendor.fill(NO_VENDOR)
+        self.indptr = np.zeros(self.n + 1, dtype=np.int64)
+        self.indices = np.zeros(0, dtype=np.int32)
+
+    def __len__(self) -> int:
+        return self.n
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by all columns and the contact graph."""
+        cols = sum(getattr(self, c).nbytes for c in COLUMNS)
+        return cols + self.indptr.nbytes + self.indices.nbytes
+
+    def contacts_of(self, uid: int) -> np.ndarray:
+        """User ids of ``uid``'s contacts."""
+        return self.indices[self.indptr[uid] : self.indptr[uid + 1]]
+
+    def contact_shares(self, rows: np.ndarray, n_vendors: int) -> np.ndarray:
+        """Share of each row's contacts on each vendor, as a (len(rows), n_vendors) array.
+
+        A gather over the CSR rows plus one ``bincount``: no Python loop over users.
+        Contacts with no vendor count in the denominator, not in any column.
+        """
+        starts = self.indptr[rows]
+        counts = (self.indptr[rows + 1] - starts).astype(np.int64)
+        total = int(counts.sum())
+        out = np.zeros((len(rows), n_vendors), dtype=np.float32)
+        if total == 0:
+            return out
+        # Flat positions of every contact of every row, without a loop:
+        # position = start of its row + its offset within the row.
+        row_of = np.repeat(np.arange(len(rows), dtype=np.int64), counts)
+        offsets = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+        their_vendor = self.vendor[self.indices[np.repeat(starts, counts) + offsets]]
+        on_vendor = their_vendor >= 0
+        flat = row_of[on_vendor] * n_vendors + their_vendor[on_vendor]
+        hist = np.bincount(flat, minlength=len(rows) * n_vendors).reshape(len(rows), n_vendors)
+        np.divide(hist, np.maximum(counts, 1)[:, None], out=out, casting="unsafe")
+        return out
+
+
+class User(mesa.Agent):
+    """One user, seen as a Mesa agent: a view over row ``uid`` of the population.
+
+    Reading or writing an attribute (``country``, ``segment``, ``privacy``,
+    ``price_sens``, ``vendor``, ``device_age``) reads or writes the column the
+    model steps with, so a change made here is seen by the next quarter.
+
+    The view is not registered in ``model.agents`` (users are not stepped one
+    by one; the model steps them all at once), so making one costs nothing.
+
+    Example
+    -------
+    >>> from sim.model import MarketModel
+    >>> m = MarketModel(n_users=1000, rng=1)
+    >>> u = m.users[0]
+    >>> u.segment_name in ("consumer", "enterprise", "government")
+    True
+    """
+
+    def __init__(self, model: MarketModel, uid: int) -> None:
+        # Deliberately not calling mesa.Agent.__init__: that would register the
+        # view in the model's agent sets, and one million registered views is
+        # exactly the per-object cost the column store avoids.
+        object.__setattr__(self, "model", model)
+        object.__setattr__(self, "unique_id", int(uid))
+        object.__setattr__(self, "pos", None)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in COLUMNS:
+            return getattr(self.model.population, name)[self.unique_id].item()
+        raise AttributeError(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in COLUMNS:
+            getattr(self.model.population, name)[self.unique_id] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, User)
+            and other.model is self.model
+            and other.unique_id == self.unique_id
+        )
+
+    def __hash__(self) -> int:
+        return hash((id(self.model), self.unique_id))
+
+    def __repr__(self) -> str:
+        return (
+            f"User({self.unique_id}, country={self.country}, segment={self.segment_name}, "
+            f"vendor={self.vendor_name})"
+        )
+
+    @property
+    def segment_name(self) -> str:
+        return SEGMENTS[self.segment]
+
+    @property
+    def vendor_name(self) -> str | None:
+        v = self.vendor
+        return None if v == NO_VENDOR else self.model.vendor_list[v].name
+
+    @property
+    def contacts(self) -> list[int]:
+        return self.model.population.contacts_of(self.unique_id).tolist()
+
+    def step(self) -> None:
+        """Users are stepped all at once by the model; a single view does nothing."""
+
+    def remove(self) -> None:
+        raise TypeError("users are conserved; a user view cannot be removed")
+
+
+class UserCollection:
+    """The users of a model, with the AgentSet calls people use.
+
+    ``len(users)``, ``users[uid]``, iteration (views made lazily),
+    ``select``, ``agg`` and ``groupby``. Column operations (``agg``,
+    ``groupby``, ``count``) run on the arrays and make no views at all.
+    """
+
+    def __init__(self, model: MarketModel, rows: np.ndarray | None = None) -> None:
+        self._model = model
+        self._rows = rows
+
+    @property
+    def rows(self) -> np.ndarray:
+        if self._rows is None:
+            return np.arange(self._model.population.n)
+        return self._rows
+
+    def __len__(self) -> int:
+        return self._model.population.n if self._rows is None else len(self._rows)
+
+    def __getitem__(self, uid: int) -> User:
+        n = self._model.population.n
+        if not 0 <= int(uid) < n:
+            raise IndexError(f"user id {uid} out of range 0..{n - 1}")
+        return User(self._model, int(uid))
+
+    def __iter__(self) -> Iterator[User]:
+        for uid in self.rows:
+            yield User(self._model, int(uid))
+
+    def column(self, name: str) -> np.ndarray:
+        """The column ``name`` restricted to these users (a copy for subsets)."""
+        if name not in COLUMNS:
+            raise KeyError(f"unknown user attribute {name!r}; allowed: {list(COLUMNS)}")
+        col = getattr(self._model.population, name)
+        return col if self._rows is None else col[self._rows]
+
+    def select(
+        self,
+        filter_func: Callable[[User], bool] | None = None,
+        at_most: int | float = float("inf"),
+        **equals: Any,
+    ) -> UserCollection | AgentSet:
+        """Users matching column equalities (fast) and then ``filter_func`` (per view).
+
+        ``users.select(country=2, segment=1)`` stays a column operation and
+        returns a :class:`UserCollection`. With ``filter_func`` the matching rows
+        are turned into views and a ``mesa.AgentSet`` is returned.
+        """
+        mask = np.ones(len(self), dtype=bool)
+        for name, value in equals.items():
+            mask &= self.column(name) == value
+        rows = self.rows[mask]
+        if filter_func is None:
+            if at_most != float("inf"):
+                rows = rows[: int(at_most)]
+            return UserCollection(self._model, rows)
+        chosen = []
+        for uid in rows:
+            if len(chosen) >= at_most:
+                break
+            u = User(self._model, int(uid))
+            if filter_func(u):
+                chosen.append(u)
+        return AgentSet(chosen, random=self._model.random)
+
+    def agg(self, attribute: str, func: Callable[[np.ndarray], Any]) -> Any:
+        """``func`` applied to the column ``attribute`` (e.g. ``np.mean``)."""
+        return func(self.column(attribute))
+
+    def groupby(self, by: str) -> dict[int, UserCollection]:
+        """Users split by the value of column ``by``."""
+        col = self.column(by)
+        return {int(v): UserCollection(self._model, self.rows[col == v]) for v in np.unique(col)}
+
+    def count(self, by: str) -> dict[int, int]:
+        """How many users have each value of column ``by``."""
+        vals, counts = np.unique(self.column(by), return_counts=True)
+        return {int(v): int(c) for v, c in zip(vals, counts, strict=True)}
+
+    def sample(self, k: int, seed: int = 0) -> list[User]:
+        """``k`` users drawn without replacement.
+
+        Uses its own generator (``seed``), not the model's: looking at users must
+        never change the run's random stream.
+        """
+        k = min(int(k), len(self))
+        rng = np.random.default_rng(seed)
+        rows = rng.choice(self.rows, size=k, replace=False) if k else []
+        return [User(self._model, int(r)) for r in rows]

@@ -1,0 +1,187 @@
+"""The ``privmarket`` command line.
+
+Each subcommand lives in its own module, which offers ``register(subparsers)``
+(adding its parser, with ``func`` set to a handler returning an exit code).
+Errors the user can fix (bad parameters, unknown scenarios, unwritable output)
+are printed as one line and exit with status 2; nothing half-written is left.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sim.params import ParameterError
+
+#: Modules that register subcommands, in the order ``--help`` lists them.
+COMMAND_MODULES = [
+    "experiments.cli",  # run, scenarios
+]
+
+
+class UsageError(ValueError):
+    """A command-line value the user must fix."""
+
+
+def parse_value(text: str) -> Any:
+    """A ``--set`` value: JSON (numbers, true/false, lists) or a plain string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_sets(items: Sequence[str]) -> dict[str, Any]:
+    """``["a=1", "vendors.X.stance=0.9"]`` -> ``{"a": 1, "vendors.X.stance": 0.9}``."""
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise UsageError(f"--set {item!r}: expected name=value, e.g. --set hazard=0.15")
+        name, value = item.split("=", 1)
+        out[name.strip()] = parse_value(value.strip())
+    return out
+
+
+def load_params(scenario: str, sets: dict[str, Any], param_file: str | None = None):
+    """The scenario's parameters, with a parameter file and ``--set`` values on top."""
+    from sim.params import Params
+    from sim.scenarios import get_scenario
+
+    params = get_scenario(scenario).params
+    if param_file:
+        path = Path(param_file)
+        if not path.is_file():
+            raise UsageError(f"--params {param_file!r}: no such file")
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"--params {param_file!r}: not valid JSON ({exc})") from None
+        values = data.get("parameters", data) if isinstance(data, dict) else None
+        if not isinstance(values, dict):
+            raise UsageError(f"--params {param_file!r}: expected a JSON object of name: value")
+        params = Params.from_flat(values, base=params)
+    return params.with_updates(sets) if sets else params
+
+
+# ----------------------------------------------------------------- run
+def _run(args: argparse.Namespace) -> int:
+    from experiments.runs import format_summary, run_to_dir
+
+    sets = parse_sets(args.set or [])
+    if args.users is not None:
+        sets["n_users"] = args.users
+    if args.quarters is not None:
+        sets["quarters"] = args.quarters
+    params = load_params(args.scenario, sets, args.params)
+    out = args.out or f"out/{args.scenario}"
+    summary = run_to_dir(
+        params, args.seed, out, scenario=args.scenario, figures=not args.no_figures
+    )
+    print(format_summary(summary))
+    print(
+        f"  wrote {out}/ (quarters.csv/.parquet, events.csv/.parquet, summary.json"
+        + ("" if args.no_figures else ", shares.png, cash_trust.png, demands.png")
+        + ")"
+    )
+    return 0
+
+
+def _scenarios(args: argparse.Namespace) -> int:
+    from sim.scenarios import get_scenario, list_scenarios
+
+    if args.action == "show":
+        if not args.name:
+            raise UsageError("scenarios show NAME: give a scenario name")
+        sc = get_scenario(args.name)
+        print(f"{sc.name}: {sc.summary}\n")
+        print(sc.note)
+        if sc.sources:
+            print("\nSources:")
+            for s in sc.sources:
+                print(f"  - {s}")
+        if sc.patterns:
+            print("\nPatterns it must reproduce:")
+            for s in sc.patterns:
+                print(f"  - {s}")
+        print("\nParameters:")
+        print(json.dumps(sc.params.model_dump(mode="json"), indent=2))
+        return 0
+    if args.action not in (None, "list"):
+        raise UsageError(f"scenarios {args.action!r}: allowed actions are list and show")
+    for name in list_scenarios():
+        print(f"{name:<28} {get_scenario(name).summary}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run one scenario and write its tables, summary and figures",
+        description=(
+            "Run one scenario and write the per-quarter table and event log (CSV and "
+            "Parquet), summary.json and PNG figures to --out, then print a short summary."
+        ),
+    )
+    p.add_argument(
+        "scenario", nargs="?", default="baseline", help="scenario name (see `privmarket scenarios`)"
+    )
+    p.add_argument(
+        "--quarters", type=int, default=None, help="quarters to run (default: the scenario's)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same numbers")
+    p.add_argument(
+        "--users", type=int, default=None, help="simulated users (default: the scenario's)"
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="NAME=VALUE",
+        help="override a parameter, e.g. --set hazard=0.15 or "
+        "--set vendors.Aegis.stance=1 or --set countries.*.appetite=0.8; repeatable",
+    )
+    p.add_argument(
+        "--params", metavar="FILE", help="JSON file of parameter values (e.g. written by calibrate)"
+    )
+    p.add_argument("--out", metavar="DIR", help="output folder (default: out/SCENARIO)")
+    p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    p.set_defaults(func=_run)
+
+    s = sub.add_parser("scenarios", help="list scenarios, or show one's note and parameters")
+    s.add_argument("action", nargs="?", choices=["list", "show"], default="list")
+    s.add_argument("name", nargs="?", help="scenario to show")
+    s.set_defaults(func=_scenarios)
+
+
+# ---------------------------------------------------------------- main
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="privmarket",
+        description="Agent-based market of phone vendors, users and governments "
+        "that demand access to private communications.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ParameterError, UsageError, OSError) as exc:
+        print(f"privmarket {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"privmarket {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

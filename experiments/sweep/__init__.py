@@ -1,0 +1,1 @@
+"""Sweep runner: designs, seeds, backends, storage, resume."""

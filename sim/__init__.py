@@ -1,0 +1,1 @@
+"""The Mesa model, its parameters, scenarios and metrics."""

@@ -1,0 +1,530 @@
+"""The model's parameters: declared once, with defaults, units and ranges, and validated.
+
+Every number the model uses lives here. A parameter set is a :class:`Params`
+(pydantic) object; unknown names and out-of-range values are rejected with a
+:class:`ParameterError` whose message names the field, the value and what is
+allowed. Defaults are the synthetic ``baseline`` world; the sources of the few
+real-world figures among them are given in ``docs/ODD.md``, and every other
+default is a modelling guess, labelled as such there.
+
+Parameters are addressed by *paths* so that the command line, experiment files
+and the dashboard can set any of them with one string::
+
+    hazard                      a top-level field
+    vendors.Aegis.stance        one vendor, by name
+    vendors.*.stance            every vendor
+    countries.3.appetite        one country, by index or name
+    countries.*.appetite        every country
+
+Example
+-------
+>>> p = Params().with_updates({"hazard": 0.2, "vendors.Aegis.stance": 1.0})
+>>> p.hazard, p.vendor("Aegis").stance
+(0.2, 1.0)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+SEGMENTS: tuple[str, ...] = ("consumer", "enterprise", "government")
+STRATEGIES: tuple[str, ...] = ("principled", "expected_value", "adaptive")
+
+
+class ParameterError(ValueError):
+    """A parameter set, path or value that the model cannot accept.
+
+    The message always names the field, the value given and what is allowed.
+    """
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+
+class CountrySpec(_Strict):
+    """One country and its government."""
+
+    name: str = Field(description="Label shown in outputs.")
+    population: float = Field(100.0, gt=0, description="Smartphone users, millions (real users).")
+    segment_mix: tuple[float, float, float] = Field(
+        (0.85, 0.12, 0.03),
+        description="Shares of consumer, enterprise and government users; sums to 1.",
+    )
+    income: float = Field(
+        1.0, gt=0, le=5, description="Income level; multiplies prices, services revenue."
+    )
+    appetite: float = Field(0.3, ge=0, le=1, description="Surveillance appetite a.")
+    rule_of_law: float = Field(
+        0.6, ge=0, le=1, description="r: how far demands stay warranted and targeted."
+    )
+    ban_tolerance: float = Field(
+        0.3, ge=0, le=1, description="Tolerance for the economic cost of a ban."
+    )
+
+    @model_validator(mode="after")
+    def _mix_sums_to_one(self) -> CountrySpec:
+        mix = self.segment_mix
+        if any(m < 0 for m in mix) or not math.isclose(sum(mix), 1.0, abs_tol=1e-6):
+            raise ValueError(f"segment_mix {mix} must be three non-negative shares summing to 1")
+        return self
+
+
+class VendorSpec(_Strict):
+    """One phone vendor."""
+
+    name: str = Field(description="Label shown in outputs; used in parameter paths.")
+    home: int = Field(0, ge=0, description="Index of its home country.")
+    stance: float = Field(
+        0.5, ge=0, le=1, description="Privacy stance s; 1 = cannot and will not read."
+    )
+    ecosystem: float = Field(0.3, ge=0, le=1, description="Initial ecosystem strength q.")
+    initial_share: float = Field(
+        0.25, ge=0, description="Relative weight of its initial installed base."
+    )
+    price: tuple[float, float, float] = Field(
+        (400.0, 500.0, 500.0),
+        description="Device price per segment (consumer, enterprise, government), US$.",
+    )
+    unit_cost: float = Field(280.0, ge=0, description="Cost per device, US$.")
+    service_revenue: float = Field(
+        4.0, ge=0, description="Services revenue per installed user per quarter, US$."
+    )
+    fixed_cost: float = Field(150.0, ge=0, description="Fixed cost per quarter, US$M.")
+    country_cost: float = Field(
+        5.0, ge=0, description="Operating cost per country served per quarter, US$M."
+    )
+    rd_spend: float = Field(50.0, ge=0, description="R&D spend per quarter, US$M.")
+    cash: float = Field(2000.0, description="Cash at the start, US$M.")
+    strategy: Literal["principled", "expected_value", "adaptive"] = Field(
+        "expected_value", description="How it answers government demands."
+    )
+    threshold: float = Field(
+        0.5, ge=0, le=1, description="Principled rule: refuse when stance >= threshold."
+    )
+
+    @model_validator(mode="after")
+    def _prices_positive(self) -> VendorSpec:
+        if any(p < 0 for p in self.price):
+            raise ValueError(f"price {self.price} must be non-negative")
+        return self
+
+
+class ScriptedDemand(_Strict):
+    """A demand fixed in advance, to replay a real case."""
+
+    quarter: int = Field(ge=1, description="Quarter in which it is made (1 = first).")
+    country: int = Field(ge=0, description="Index of the demanding country.")
+    vendor: str = Field(description="Name of the vendor it is made to.")
+    segments: tuple[bool, bool, bool] = Field(
+        (True, True, True), description="Consumer, enterprise, government traffic asked."
+    )
+    severity: float = Field(0.9, ge=0, le=1, description="0 targeted intercept .. 1 back door.")
+    deadline: int = Field(2, ge=0, le=20, description="Quarters until enforcement.")
+
+
+def _default_countries() -> list[CountrySpec]:
+    # A synthetic world of eight countries spanning income, appetite and rule of
+    # law. Every number here is a guess chosen for spread, not a measurement.
+    rows = [
+        ("Northland", 120, (0.84, 0.13, 0.03), 1.6, 0.25, 0.85, 0.30),
+        ("Westmark", 200, (0.85, 0.12, 0.03), 1.4, 0.30, 0.80, 0.35),
+        ("Eastria", 300, (0.88, 0.09, 0.03), 0.6, 0.80, 0.20, 0.60),
+        ("Southport", 150, (0.88, 0.09, 0.03), 0.7, 0.45, 0.50, 0.40),
+        ("Gulfstan", 40, (0.80, 0.14, 0.06), 1.5, 0.75, 0.30, 0.55),
+        ("Midland", 250, (0.89, 0.08, 0.03), 0.5, 0.55, 0.45, 0.45),
+        ("Islay", 60, (0.84, 0.13, 0.03), 1.2, 0.20, 0.90, 0.25),
+        ("Highveld", 80, (0.88, 0.09, 0.03), 0.6, 0.60, 0.40, 0.50),
+    ]
+    return [
+        CountrySpec(
+            name=n,
+            population=p,
+            segment_mix=m,
+            income=i,
+            appetite=a,
+            rule_of_law=r,
+            ban_tolerance=t,
+        )
+        for n, p, m, i, a, r, t in rows
+    ]
+
+
+def _default_vendors() -> list[VendorSpec]:
+    # Four synthetic vendors: a small secure specialist, a premium ecosystem, an
+    # open mass-market ecosystem and a cheap local maker. Guesses, sized so that
+    # the secure specialist is near break-even (about 5M units a year was the
+    # real secure maker's stated break-even in 2015; see docs/ODD.md).
+    return [
+        VendorSpec(
+            name="Aegis",
+            home=0,
+            stance=0.95,
+            ecosystem=0.25,
+            initial_share=0.12,
+            price=(450, 550, 550),
+            unit_cost=300,
+            service_revenue=3.0,
+            fixed_cost=180,
+            country_cost=6,
+            rd_spend=60,
+            cash=2500,
+            strategy="principled",
+            threshold=0.8,
+        ),
+        VendorSpec(
+            name="Orchard",
+            home=1,
+            stance=0.7,
+            ecosystem=0.6,
+            initial_share=0.25,
+            price=(700, 800, 800),
+            unit_cost=420,
+            service_revenue=6.0,
+            fixed_cost=1200,
+            country_cost=12,
+            rd_spend=400,
+            cash=20000,
+            strategy="expected_value",
+        ),
+        VendorSpec(
+            name="Open",
+            home=1,
+            stance=0.35,
+            ecosystem=0.7,
+            initial_share=0.5,
+            price=(250, 320, 320),
+            unit_cost=190,
+            service_revenue=3.0,
+            fixed_cost=900,
+            country_cost=10,
+            rd_spend=300,
+            cash=15000,
+            strategy="expected_value",
+        ),
+        VendorSpec(
+            name="Local",
+            home=2,
+            stance=0.15,
+            ecosystem=0.3,
+            initial_share=0.13,
+            price=(150, 200, 200),
+            unit_cost=120,
+            service_revenue=1.0,
+            fixed_cost=120,
+            country_cost=4,
+            rd_spend=30,
+            cash=1500,
+            strategy="adaptive",
+        ),
+    ]
+
+
+class Params(_Strict):
+    """Every parameter of a run, with its default, unit and allowed range.
+
+    Build one with keyword arguments (``Params(n_users=20_000)``), from a plain
+    mapping of paths (:meth:`from_flat`), or by updating another
+    (:meth:`with_updates`). Validation happens on construction and on every
+    update; failures raise :class:`ParameterError`.
+    """
+
+    # --- scale and time ---------------------------------------------------
+    n_users: int = Field(50_000, ge=1, le=50_000_000, description="Simulated users (agents).")
+    quarters: int = Field(40, ge=1, le=400, description="Quarters to run by default.")
+    start_year: int = Field(2015, ge=1900, le=2200, description="Calendar year of quarter 1.")
+    start_quarter: int = Field(1, ge=1, le=4, description="Calendar quarter of quarter 1.")
+
+    # --- world ------------------------------------------------------------
+    countries: list[CountrySpec] = Field(default_factory=_default_countries, min_length=1)
+    vendors: list[VendorSpec] = Field(default_factory=_default_vendors, min_length=1)
+    scripted_demands: list[ScriptedDemand] = Field(default_factory=list)
+    endogenous_demands: bool = Field(
+        True, description="Governments draw demands from their appetite each quarter."
+    )
+
+    # --- users and choice -------------------------------------------------
+    hazard: float = Field(
+        0.1, ge=0, le=1, description="Chance per quarter that a device comes due."
+    )
+    b_ecosystem: float = Field(3.0, ge=0, le=50, description="Utility weight of q.")
+    b_price: float = Field(1.5, ge=0, le=50, description="Utility weight of price (per US$500).")
+    b_contacts: float = Field(
+        2.0, ge=0, le=50, description="Utility weight of the share of contacts on a vendor."
+    )
+    switching_cost: float = Field(1.5, ge=0, le=50, description="Utility cost of changing vendor.")
+    privacy_sensitivity: tuple[float, float, float] = Field(
+        (0.8, 2.0, 3.0),
+        description="Mean privacy sensitivity per segment (consumer, enterprise, government).",
+    )
+    privacy_dispersion: float = Field(
+        1.0, ge=0, le=5, description="Shape spread of sensitivity (gamma CV)."
+    )
+    privacy_salience: float = Field(
+        1.0, ge=0, le=10, description="Multiplier on all privacy sensitivities."
+    )
+    price_sensitivity_spread: float = Field(
+        0.3, ge=0, le=2, description="Lognormal sigma of price sensitivity."
+    )
+    contacts_mean_degree: int = Field(10, ge=0, le=200, description="Contacts per user.")
+    contacts_cross_border: float = Field(
+        0.05, ge=0, le=1, description="Share of a consumer's contacts abroad."
+    )
+    contacts_cross_border_enterprise: float = Field(
+        0.25, ge=0, le=1, description="Share of an enterprise user's contacts abroad."
+    )
+
+    # --- governments ------------------------------------------------------
+    demand_rate: float = Field(
+        0.25, ge=0, le=10, description="Base hazard of a demand per quarter per vendor."
+    )
+    visibility_floor: float = Field(
+        0.05, ge=0, le=1, description="Visibility of a vendor with no local users."
+    )
+    segment_weights: tuple[float, float, float] = Field(
+        (1.0, 5.0, 10.0),
+        description="Weight of consumer, enterprise, government users in visibility and ban cost.",
+    )
+    contagion: float = Field(
+        0.5, ge=0, le=10, description="Rise in demand propensity per concession cited."
+    )
+    deadline_quarters: int = Field(2, ge=0, le=20, description="Quarters until enforcement.")
+    ban_cost_weight: float = Field(
+        4.0, ge=0, le=100, description="Weight of the domestic cost of losing a vendor."
+    )
+    partial_deal_value: float = Field(
+        0.6, ge=0, le=1, description="Share of its gain a government sees in a partial deal."
+    )
+    severity_noise: float = Field(0.1, ge=0, le=1, description="Sd of demand severity.")
+
+    # --- vendors ----------------------------------------------------------
+    trust_loss_comply: float = Field(
+        0.25, ge=0, le=1, description="Trust lost by full access granted anywhere."
+    )
+    trust_gain_refuse: float = Field(
+        0.02, ge=0, le=1, description="Trust gained by a public refusal or exit."
+    )
+    trust_recovery: float = Field(
+        0.05, ge=0, le=1, description="Share of the gap to stance closed per quarter."
+    )
+    ecosystem_rate: float = Field(
+        0.08, ge=0, le=1, description="Share of the gap to installed share closed per quarter."
+    )
+    rd_effect: float = Field(
+        0.02, ge=0, le=1, description="Ecosystem gained per quarter per US$1bn of R&D."
+    )
+    withdraw_cut: float = Field(
+        0.5, ge=0, le=1, description="Share of local stance lost by withdrawing a feature."
+    )
+    loss_quarters: int = Field(
+        4, ge=1, le=100, description="k: handset losses in a row before leaving the market."
+    )
+    ev_horizon: int = Field(
+        8, ge=1, le=100, description="Quarters of profit the expected-value rule weighs."
+    )
+    learning_rate: float = Field(
+        0.3, ge=0, le=1, description="Adaptive rule: weight of the newest outcome."
+    )
+    exploration: float = Field(
+        0.1, ge=0, le=1, description="Adaptive rule: chance of a random answer."
+    )
+
+    # --- validation across fields ----------------------------------------
+    @model_validator(mode="after")
+    def _consistent(self) -> Params:
+        names = [v.name for v in self.vendors]
+        if len(set(names)) != len(names):
+            raise ValueError(f"vendor names {names} must be unique")
+        cnames = [c.name for c in self.countries]
+        if len(set(cnames)) != len(cnames):
+            raise ValueError(f"country names {cnames} must be unique")
+        if len(self.vendors) > 32:
+            raise ValueError(f"{len(self.vendors)} vendors given; at most 32 allowed")
+        if len(self.countries) > 1000:
+            raise ValueError(f"{len(self.countries)} countries given; at most 1000 allowed")
+        for v in self.vendors:
+            if v.home >= len(self.countries):
+                raise ValueError(
+                    f"vendors.{v.name}.home = {v.home} names no country; "
+                    f"allowed 0..{len(self.countries) - 1}"
+                )
+        if sum(v.initial_share for v in self.vendors) <= 0:
+            raise ValueError("vendors' initial_share must not all be zero")
+        for d in self.scripted_demands:
+            if d.vendor not in names:
+                raise ValueError(f"scripted demand names vendor {d.vendor!r}; allowed {names}")
+            if d.country >= len(self.countries):
+                raise ValueError(
+                    f"scripted demand names country {d.country}; "
+                    f"allowed 0..{len(self.countries) - 1}"
+                )
+        if any(s < 0 for s in self.privacy_sensitivity):
+            raise ValueError(f"privacy_sensitivity {self.privacy_sensitivity} must be >= 0")
+        if any(w < 0 for w in self.segment_weights):
+            raise ValueError(f"segment_weights {self.segment_weights} must be >= 0")
+        return self
+
+    # --- construction helpers --------------------------------------------
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise ParameterError(_explain(exc)) from None
+
+    def vendor(self, name: str) -> VendorSpec:
+        """The vendor called ``name``."""
+        for v in self.vendors:
+            if v.name == name:
+                return v
+        raise ParameterError(f"unknown vendor {name!r}; allowed: {[v.name for v in self.vendors]}")
+
+    @property
+    def scale(self) -> float:
+        """Real users one simulated user stands for."""
+        return sum(c.population for c in self.countries) * 1e6 / self.n_users
+
+    @classmethod
+    def from_flat(cls, values: dict[str, Any], base: Params | None = None) -> Params:
+        """A parameter set from ``{path: value}``, applied on ``base`` (default: defaults)."""
+        return (base or cls()).with_updates(values)
+
+    def with_updates(self, values: dict[str, Any]) -> Params:
+        """A validated copy with each ``path: value`` in ``values`` applied."""
+        data = self.model_dump()
+        for path, value in values.items():
+            _set_path(data, path, value)
+        return Params(**data)
+
+    def get(self, path: str) -> Any:
+        """The value at ``path`` (for ``*`` paths, a list of values)."""
+        data = self.model_dump()
+        return _get_path(data, path)
+
+    @classmethod
+    def describe(cls) -> list[dict[str, Any]]:
+        """One row per top-level scalar field: name, default, description, range."""
+        rows = []
+        for name, f in cls.model_fields.items():
+            if name in ("countries", "vendors", "scripted_demands"):
+                continue
+            lo, hi = _bounds(f)
+            rows.append(
+                dict(
+                    name=name,
+                    default=f.get_default(call_default_factory=True),
+                    description=f.description,
+                    low=lo,
+                    high=hi,
+                )
+            )
+        return rows
+
+
+def _bounds(field: Any) -> tuple[float | None, float | None]:
+    lo = hi = None
+    for m in field.metadata:
+        lo = getattr(m, "ge", None) if getattr(m, "ge", None) is not None else lo
+        lo = getattr(m, "gt", None) if getattr(m, "gt", None) is not None else lo
+        hi = getattr(m, "le", None) if getattr(m, "le", None) is not None else hi
+        hi = getattr(m, "lt", None) if getattr(m, "lt", None) is not None else hi
+    return lo, hi
+
+
+def _allowed(loc: tuple, model: type[BaseModel]) -> str:
+    """What a field allows, from its declaration, for error messages."""
+    cls: Any = model
+    field = None
+    for part in loc:
+        if isinstance(part, int) or cls is None:
+            continue
+        fields = getattr(cls, "model_fields", {})
+        if part not in fields:
+            return f"known fields: {', '.join(fields)}" if fields else ""
+        field = fields[part]
+        ann = field.annotation
+        inner = getattr(ann, "__args__", None)
+        cls = None
+        for cand in (ann, *(inner or ())):
+            if isinstance(cand, type) and issubclass(cand, BaseModel):
+                cls = cand
+    if field is None:
+        return ""
+    lo, hi = _bounds(field)
+    parts = []
+    if lo is not None or hi is not None:
+        parts.append(f"range [{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]")
+    if field.description:
+        parts.append(field.description)
+    return "; ".join(parts)
+
+
+def _explain(exc: ValidationError) -> str:
+    msgs = []
+    for err in exc.errors():
+        loc = tuple(err.get("loc", ()))
+        where = ".".join(str(p) for p in loc) or "parameters"
+        value = err.get("input")
+        if err["type"] == "extra_forbidden":
+            msgs.append(f"unknown parameter {where!r}; {_allowed(loc[:-1] + ('__x__',), Params)}")
+            continue
+        allowed = _allowed(loc, Params)
+        text = err.get("msg", "invalid").removeprefix("Value error, ")
+        shown = value if not isinstance(value, dict) else "{...}"
+        msgs.append(
+            f"invalid value for {where!r}: {shown!r} ({text})"
+            + (f"; allowed: {allowed}" if allowed else "")
+        )
+    return "; ".join(msgs)
+
+
+def _index(items: list[dict], key: str, path: str) -> list[int]:
+    if key == "*":
+        return list(range(len(items)))
+    for i, item in enumerate(items):
+        if item.get("name") == key:
+            return [i]
+    if key.lstrip("-").isdigit() and 0 <= int(key) < len(items):
+        return [int(key)]
+    names = [item.get("name") for item in items]
+    raise ParameterError(
+        f"parameter path {path!r}: no entry {key!r}; allowed: *, 0..{len(items) - 1}, "
+        f"or a name in {names}"
+    )
+
+
+_LISTS = ("vendors", "countries", "scripted_demands")
+
+
+def _set_path(data: dict, path: str, value: Any) -> None:
+    parts = path.split(".")
+    if parts[0] in _LISTS and len(parts) == 3:
+        items = data[parts[0]]
+        for i in _index(items, parts[1], path):
+            if parts[2] not in items[i]:
+                raise ParameterError(
+                    f"unknown parameter {path!r}; known fields of {parts[0]}: {', '.join(items[i])}"
+                )
+            items[i][parts[2]] = value
+        return
+    if len(parts) != 1:
+        raise ParameterError(
+            f"unknown parameter {path!r}; use a top-level name, or "
+            "vendors.NAME.field / countries.NAME.field (NAME may be an index or *)"
+        )
+    if path not in Params.model_fields:
+        raise ParameterError(f"unknown parameter {path!r}; known: {', '.join(Params.model_fields)}")
+    data[path] = value
+
+
+def _get_path(data: dict, path: str) -> Any:
+    parts = path.split(".")
+    if parts[0] in _LISTS and len(parts) == 3:
+        items = data[parts[0]]
+        vals = [items[i].get(parts[2]) for i in _index(items, parts[1], path)]
+        return vals if parts[1] == "*" else vals[0]
+    if path not in data:
+        raise ParameterError(f"unknown parameter {path!r}")
+    return data[path]

@@ -219,10 +219,16 @@ class Vendor(mesa.Agent):
 
     # --- 6. ecosystem and trust ------------------------------------------
     def update_ecosystem(self, installed_share: float) -> None:
-        """q moves toward the installed-base share (developers follow users), plus R&D."""
+        """q moves toward its installed-base share (developers follow users), plus R&D.
+
+        The target is ``share ** ecosystem_exponent``: with an exponent below 1,
+        developers' returns to a larger base diminish (a guess; with 1, q chases
+        the share itself and the market tips to one platform in a few years).
+        """
         p = self.model.params
+        target = installed_share**p.ecosystem_exponent
         rd = p.rd_effect * self.spec.rd_spend / 1000.0
-        self.q = float(np.clip(self.q + p.ecosystem_rate * (installed_share - self.q) + rd, 0, 1))
+        self.q = float(np.clip(self.q + p.ecosystem_rate * (target - self.q) + rd, 0, 1))
 
     def update_trust(self) -> None:
         """Trust drifts back toward the stance; falls are booked when access is granted."""

@@ -163,14 +163,14 @@ def _default_vendors() -> list[VendorSpec]:
             name="Aegis",
             home=0,
             stance=0.95,
-            ecosystem=0.25,
-            initial_share=0.12,
+            ecosystem=0.15,
+            initial_share=0.04,
             price=(450, 550, 550),
             unit_cost=300,
             service_revenue=3.0,
-            fixed_cost=180,
-            country_cost=6,
-            rd_spend=60,
+            fixed_cost=500,
+            country_cost=10,
+            rd_spend=100,
             cash=2500,
             strategy="principled",
             threshold=0.8,
@@ -179,30 +179,30 @@ def _default_vendors() -> list[VendorSpec]:
             name="Orchard",
             home=1,
             stance=0.7,
-            ecosystem=0.6,
-            initial_share=0.25,
-            price=(700, 800, 800),
-            unit_cost=420,
-            service_revenue=6.0,
-            fixed_cost=1200,
-            country_cost=12,
-            rd_spend=400,
-            cash=20000,
+            ecosystem=0.8,
+            initial_share=0.2,
+            price=(650, 750, 750),
+            unit_cost=380,
+            service_revenue=8.0,
+            fixed_cost=1500,
+            country_cost=20,
+            rd_spend=1500,
+            cash=30000,
             strategy="expected_value",
         ),
         VendorSpec(
             name="Open",
             home=1,
             stance=0.35,
-            ecosystem=0.7,
-            initial_share=0.5,
-            price=(250, 320, 320),
-            unit_cost=190,
+            ecosystem=0.8,
+            initial_share=0.6,
+            price=(280, 350, 350),
+            unit_cost=180,
             service_revenue=3.0,
-            fixed_cost=900,
+            fixed_cost=1500,
             country_cost=10,
-            rd_spend=300,
-            cash=15000,
+            rd_spend=1000,
+            cash=20000,
             strategy="expected_value",
         ),
         VendorSpec(
@@ -210,14 +210,14 @@ def _default_vendors() -> list[VendorSpec]:
             home=2,
             stance=0.15,
             ecosystem=0.3,
-            initial_share=0.13,
-            price=(150, 200, 200),
-            unit_cost=120,
+            initial_share=0.16,
+            price=(160, 200, 200),
+            unit_cost=90,
             service_revenue=1.0,
-            fixed_cost=120,
+            fixed_cost=200,
             country_cost=4,
             rd_spend=30,
-            cash=1500,
+            cash=2000,
             strategy="adaptive",
         ),
     ]
@@ -250,14 +250,14 @@ class Params(_Strict):
     hazard: float = Field(
         0.1, ge=0, le=1, description="Chance per quarter that a device comes due."
     )
-    b_ecosystem: float = Field(3.0, ge=0, le=50, description="Utility weight of q.")
-    b_price: float = Field(1.5, ge=0, le=50, description="Utility weight of price (per US$500).")
+    b_ecosystem: float = Field(1.5, ge=0, le=50, description="Utility weight of q.")
+    b_price: float = Field(1.0, ge=0, le=50, description="Utility weight of price (per US$500).")
     b_contacts: float = Field(
-        2.0, ge=0, le=50, description="Utility weight of the share of contacts on a vendor."
+        0.8, ge=0, le=50, description="Utility weight of the share of contacts on a vendor."
     )
     switching_cost: float = Field(1.5, ge=0, le=50, description="Utility cost of changing vendor.")
     privacy_sensitivity: tuple[float, float, float] = Field(
-        (0.8, 2.0, 3.0),
+        (0.4, 1.5, 2.5),
         description="Mean privacy sensitivity per segment (consumer, enterprise, government).",
     )
     privacy_dispersion: float = Field(
@@ -267,7 +267,7 @@ class Params(_Strict):
         1.0, ge=0, le=10, description="Multiplier on all privacy sensitivities."
     )
     price_sensitivity_spread: float = Field(
-        0.3, ge=0, le=2, description="Lognormal sigma of price sensitivity."
+        0.8, ge=0, le=2, description="Lognormal sigma of price sensitivity."
     )
     contacts_mean_degree: int = Field(10, ge=0, le=200, description="Contacts per user.")
     contacts_cross_border: float = Field(
@@ -312,6 +312,9 @@ class Params(_Strict):
     )
     ecosystem_rate: float = Field(
         0.08, ge=0, le=1, description="Share of the gap to installed share closed per quarter."
+    )
+    ecosystem_exponent: float = Field(
+        0.5, gt=0, le=3, description="q's target is installed share to this power."
     )
     rd_effect: float = Field(
         0.02, ge=0, le=1, description="Ecosystem gained per quarter per US$1bn of R&D."

@@ -159,6 +159,21 @@ class Adaptive(Strategy):
 STRATEGIES: dict[str, type[Strategy]] = {s.name: s for s in (Principled, ExpectedValue, Adaptive)}
 
 
+def register_strategy(cls: type[Strategy]) -> type[Strategy]:
+    """Make a strategy class available by its ``name`` to ``VendorSpec.strategy``.
+
+    Usable as a decorator::
+
+        @register_strategy
+        class AlwaysExit(Strategy):
+            name = "always_exit"
+            def choose(self, vendor, demand):
+                return Answer.EXIT
+    """
+    STRATEGIES[cls.name] = cls
+    return cls
+
+
 def make_strategy(name: str) -> Strategy:
     """A new strategy object by name."""
     try:

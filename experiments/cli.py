@@ -184,4 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run through the package module, so `python -m experiments.cli` and the
+    # console script share one copy of this module (and its exception classes).
+    from experiments.cli import main as _main
+
+    sys.exit(_main())

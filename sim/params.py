@@ -26,12 +26,18 @@ Example
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 SEGMENTS: tuple[str, ...] = ("consumer", "enterprise", "government")
-STRATEGIES: tuple[str, ...] = ("principled", "expected_value", "adaptive")
 
 
 class ParameterError(ValueError):
@@ -99,12 +105,23 @@ class VendorSpec(_Strict):
     )
     rd_spend: float = Field(50.0, ge=0, description="R&D spend per quarter, US$M.")
     cash: float = Field(2000.0, description="Cash at the start, US$M.")
-    strategy: Literal["principled", "expected_value", "adaptive"] = Field(
-        "expected_value", description="How it answers government demands."
+    strategy: str = Field(
+        "expected_value",
+        description="How it answers demands: principled, expected_value, adaptive "
+        "(or a rule added with agents.strategies.register_strategy).",
     )
     threshold: float = Field(
         0.5, ge=0, le=1, description="Principled rule: refuse when stance >= threshold."
     )
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, name: str) -> str:
+        from agents.strategies import STRATEGIES
+
+        if name not in STRATEGIES:
+            raise ValueError(f"unknown strategy {name!r}; allowed: {sorted(STRATEGIES)}")
+        return name
 
     @model_validator(mode="after")
     def _prices_positive(self) -> VendorSpec:

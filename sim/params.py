@@ -91,6 +91,10 @@ class VendorSpec(_Strict):
     initial_share: float = Field(
         0.25, ge=0, description="Relative weight of its initial installed base."
     )
+    segment_affinity: tuple[float, float, float] = Field(
+        (1.0, 1.0, 1.0),
+        description="Multiplier on initial_share among consumer, enterprise, government users.",
+    )
     price: tuple[float, float, float] = Field(
         (400.0, 500.0, 500.0),
         description="Device price per segment (consumer, enterprise, government), US$.",
@@ -127,6 +131,8 @@ class VendorSpec(_Strict):
     def _prices_positive(self) -> VendorSpec:
         if any(p < 0 for p in self.price):
             raise ValueError(f"price {self.price} must be non-negative")
+        if any(a < 0 for a in self.segment_affinity):
+            raise ValueError(f"segment_affinity {self.segment_affinity} must be non-negative")
         return self
 
 

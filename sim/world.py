@@ -55,9 +55,17 @@ def build_population(params: Params, rng: np.random.Generator) -> UserPopulation
     sigma = params.price_sensitivity_spread
     pop.price_sens[:] = rng.lognormal(-(sigma**2) / 2, sigma, size=n).astype(np.float32)
 
-    # Initial vendor, by initial installed-base weights; initial device ages.
-    w = np.array([v.initial_share for v in params.vendors], dtype=np.float64)
-    pop.vendor[:] = rng.choice(len(w), size=n, p=w / w.sum()).astype(np.int16)
+    # Initial vendor, by initial installed-base weights times the vendor's
+    # affinity with the user's segment (a vendor strong with enterprises);
+    # then initial device ages.
+    w = np.array(
+        [[v.initial_share * a for a in v.segment_affinity] for v in params.vendors],
+        dtype=np.float64,
+    )  # (vendors, segments)
+    for s in range(3):
+        rows = np.flatnonzero(pop.segment == s)
+        col = w[:, s] if w[:, s].sum() > 0 else w.sum(axis=1)
+        pop.vendor[rows] = rng.choice(len(col), size=len(rows), p=col / col.sum())
     max_age = int(round(2 / params.hazard)) if params.hazard > 0 else 8
     pop.device_age[:] = rng.integers(0, max(max_age, 1), size=n, dtype=np.int16)
 

@@ -3,8 +3,9 @@
 A strategy is any object with ``choose(vendor, demand) -> Answer`` and
 ``learn(vendor, demand, reward)``. Three ship with the model:
 
-* :class:`Principled`: a stance threshold. Refuse at or above it, negotiate a
-  partial deal at or above half of it, comply below.
+* :class:`Principled`: a stance threshold. Never build access at or above it
+  (refuse, or withdraw the feature locally when that alone averts a ban),
+  negotiate a partial deal at or above half of it, comply below.
 * :class:`ExpectedValue`: weigh local profit at stake (times the chance of a
   ban) against global revenue owed to privacy-minded users (times the trust an
   answer would cost), and take the best answer.
@@ -53,13 +54,26 @@ class Strategy:
 
 
 class Principled(Strategy):
-    """Refuse when stance >= threshold; negotiate above half of it; else comply."""
+    """Never build access at or above the stance threshold; below it, deal.
+
+    At or above ``threshold`` the vendor refuses, except when it foresees a ban
+    (the government's gain exceeds its cost of losing the vendor) that
+    withdrawing the feature in that country alone would avert: then it withdraws
+    the feature rather than build access (as a vendor did in the United Kingdom
+    in 2025). Between half the threshold and the threshold it negotiates a
+    partial deal; below half it complies.
+    """
 
     name = "principled"
 
     def choose(self, vendor: Vendor, demand: Demand) -> Answer:
         ok = feasible_answers(vendor)
         if vendor.stance >= vendor.spec.threshold or Answer.COMPLY not in ok:
+            gov = vendor.model.government_list[demand.country]
+            gain, cost = gov.gain_from_access(demand), gov.cost_of_losing(vendor.index)
+            withdrawn = gain * (1 - vendor.model.params.withdraw_cut)
+            if gain > cost >= withdrawn and vendor.local_stance[demand.country] > 0:
+                return Answer.WITHDRAW
             return Answer.REFUSE
         if vendor.stance >= vendor.spec.threshold / 2:
             return Answer.NEGOTIATE

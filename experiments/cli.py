@@ -21,6 +21,7 @@ from sim.params import ParameterError
 #: Modules that register subcommands, in the order ``--help`` lists them.
 COMMAND_MODULES = [
     "experiments.cli",  # run, scenarios
+    "experiments.calibrate",  # calibrate
 ]
 
 

@@ -32,6 +32,13 @@ class Scenario:
 
 _MODULES = {
     "baseline": "sim.scenarios.baseline",
+    "pakistan-2015": "sim.scenarios.pakistan_2015",
+    "uae-2010": "sim.scenarios.uae_2010",
+    "saudi-2010": "sim.scenarios.saudi_2010",
+    "india-2010-2013": "sim.scenarios.india_2010_2013",
+    "us-2016": "sim.scenarios.us_2016",
+    "uk-2025": "sim.scenarios.uk_2025",
+    "platform-decline-2009-2016": "sim.scenarios.platform_decline",
 }
 
 

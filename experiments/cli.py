@@ -22,6 +22,7 @@ from sim.params import ParameterError
 COMMAND_MODULES = [
     "experiments.cli",  # run, scenarios
     "experiments.calibrate",  # calibrate
+    "experiments.sweep.cli",  # sweep, analyze, sweep-bench
 ]
 
 
@@ -164,6 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="privmarket",
         description="Agent-based market of phone vendors, users and governments "
         "that demand access to private communications.",
+    )
+    from experiments.runs import versions
+
+    parser.add_argument(
+        "--version", action="version", version=f"privmarket {versions()['privmarket']}"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:

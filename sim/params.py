@@ -191,7 +191,7 @@ def _default_vendors() -> list[VendorSpec]:
             price=(450, 550, 550),
             unit_cost=300,
             service_revenue=3.0,
-            fixed_cost=500,
+            fixed_cost=1200,
             country_cost=10,
             rd_spend=100,
             cash=2500,

@@ -21,6 +21,18 @@ import numpy as np
 PRICE_UNIT = 500.0
 
 
+#: Up to this many vendors, row reductions run as a loop over columns. numpy's
+#: reductions along a short last axis pay a per-row cost: at 100k rows x 4
+#: vendors, max/argmax/sum along axis 1 took 3.0/1.4/1.2 ms, and the whole draw
+#: went from 18.6 ms to 6.7 ms with column loops (measured, numpy 2.x). Beyond 7
+#: columns numpy's sum switches to unrolled partial sums, so the column loop
+#: would no longer give bit-identical log-sums and is not faster anyway.
+COLUMN_LOOP_MAX = 7
+
+_TINY = np.finfo(np.float32).tiny
+_BELOW_ONE = 1.0 - np.finfo(np.float32).eps
+
+
 def gumbel_argmax(
     utility: np.ndarray, available: np.ndarray, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -29,7 +41,8 @@ def gumbel_argmax(
     Parameters
     ----------
     utility : (n, V) float array
-    available : (n, V) bool array; rows with nothing available choose -1
+    available : (n, V) bool array, or None when every column is available;
+        rows with nothing available choose -1
     rng : the model's generator
 
     Returns
@@ -38,20 +51,51 @@ def gumbel_argmax(
     logsum : (n,) float64, log(sum(exp(U))) over available columns (-inf if none)
     """
     n, n_v = utility.shape
-    u = np.where(available, utility, -np.inf).astype(np.float64)
+    u = utility if available is None else np.where(available, utility, -np.inf)
+    if u.dtype != np.float64:
+        u = u.astype(np.float64)
     # One uniform per cell; -log(-log(u)) is Gumbel(0, 1). float32 uniforms halve
     # the draw cost at 1M users with no visible effect on choice frequencies.
-    uni = rng.random((n, n_v), dtype=np.float32)
-    np.clip(uni, np.finfo(np.float32).tiny, 1.0 - np.finfo(np.float32).eps, out=uni)
-    noisy = u - np.log(-np.log(uni))
-    choice = np.argmax(noisy, axis=1).astype(np.int16)
-    any_avail = available.any(axis=1)
-    choice[~any_avail] = -1
-    with np.errstate(invalid="ignore"):
+    g = rng.random((n, n_v), dtype=np.float32)
+    np.clip(g, _TINY, _BELOW_ONE, out=g)
+    np.log(g, out=g)
+    np.negative(g, out=g)
+    np.log(g, out=g)
+    noisy = np.subtract(u, g)  # U + Gumbel noise (float64)
+    if n_v <= COLUMN_LOOP_MAX:
+        choice = np.zeros(n, dtype=np.int16)
+        best = noisy[:, 0].copy()
+        top = u[:, 0].copy()
+        for j in range(1, n_v):
+            col = noisy[:, j]
+            # strict: ties keep the first column, as argmax does. putmask is
+            # twice as fast as choice[mask] = j (7 against 15 us at 10k rows).
+            np.putmask(choice, col > best, j)
+            np.maximum(best, col, out=best)
+            np.maximum(top, u[:, j], out=top)
+    else:
+        choice = np.argmax(noisy, axis=1).astype(np.int16)
         top = np.max(u, axis=1)
-        safe_top = np.where(np.isfinite(top), top, 0.0)
-        logsum = safe_top + np.log(np.exp(u - safe_top[:, None]).sum(axis=1))
-    logsum[~any_avail] = -np.inf
+    # A row with nothing available has top == -inf (available utilities are finite).
+    none = top == -np.inf if available is not None else None
+    has_none = none is not None and bool(none.any())
+    if has_none:
+        choice[none] = -1
+        top[none] = 0.0
+    # Log-sum, shifted by the row maximum for stability (reuses the noisy buffer).
+    np.subtract(u, top[:, None], out=noisy)
+    np.exp(noisy, out=noisy)
+    if n_v <= COLUMN_LOOP_MAX:
+        total = noisy[:, 0].copy()
+        for j in range(1, n_v):
+            total += noisy[:, j]
+    else:
+        total = noisy.sum(axis=1)
+    with np.errstate(divide="ignore"):
+        logsum = np.log(total, out=total)
+    logsum += top
+    if has_none:
+        logsum[none] = -np.inf
     return choice, logsum
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from agents.government import Government
-from agents.users import NO_VENDOR, UserCollection
+from agents.users import UserCollection, tally
 from agents.vendor import ACTIVE, BANNED, EXITED, Vendor
 from sim.choice import PRICE_UNIT, gumbel_argmax
 from sim.metrics import (
@@ -158,29 +158,38 @@ class MarketModel(mesa.Model):
         )
 
     def _users_choose(self) -> None:
+        # Profiled at 1M users (docs/performance.md): the quarter is dominated by
+        # the contact gather, the logit draw and full-population passes, so the
+        # passes over all users are kept to the few that cannot be avoided.
         p, pop = self.params, self.population
-        n_v = len(self.vendor_list)
+        n_v, n_c = len(self.vendor_list), len(self.government_list)
         avail_cv = self.available()
         alive = np.array([v.alive for v in self.vendor_list])
         # Due: the replacement hazard; forced: the user's vendor left or was
         # banned in the user's country (users of a failed vendor switch as their
-        # devices come due, as DESIGN.md says).
+        # devices come due, as DESIGN.md says), or the user has no vendor.
         due = self.rng.random(pop.n, dtype=np.float32) < p.hazard
-        current = pop.vendor
-        has = current != NO_VENDOR
-        forced = np.zeros(pop.n, dtype=bool)
-        forced[has] = alive[current[has]] & ~avail_cv[pop.country[has], current[has]]
-        forced |= ~has
-        rows = np.flatnonzero(due | forced)
+        # Forcing is decided per (country, vendor) cell; the last column is for
+        # users with no vendor (index -1). Most quarters no cell forces anyone and
+        # the per-user lookup (6 ms a quarter at 1M users) is skipped.
+        forced_cv = np.ones((n_c, n_v + 1), dtype=bool)
+        forced_cv[:, :n_v] = alive & ~avail_cv
+        if forced_cv[:, :n_v].any() or pop.vendor.min(initial=0) < 0:
+            key = pop.country.astype(np.int64)
+            key *= n_v + 1
+            key += pop.vendor
+            key[pop.vendor < 0] += n_v + 1  # vendor -1 -> last column of its row
+            due |= np.take(forced_cv, key)
+        rows = np.flatnonzero(due)
         self.choosers = len(rows)
         pop.device_age += 1
         if len(rows) == 0:
-            self.sales[:] = 0
+            self.sales = np.zeros_like(self.installed)
             self.welfare = 0.0
             self._tally()
             return
-        c = pop.country[rows].astype(np.int64)
-        s = pop.segment[rows].astype(np.int64)
+        c = np.take(pop.country, rows).astype(np.int64)
+        s = np.take(pop.segment, rows).astype(np.int64)
         cs = c * 3 + s
         q = np.array([v.q for v in self.vendor_list])
         price = np.stack([v.price for v in self.vendor_list], axis=1)  # (3, V)
@@ -188,39 +197,41 @@ class MarketModel(mesa.Model):
         perceived = self.perceived_privacy()  # (C, 3, V)
         base = np.broadcast_to(p.b_ecosystem * q, perceived.shape)
         base, price_term, perceived = (a.reshape(-1, n_v) for a in (base, price_term, perceived))
-        util = (
-            base[cs]
-            - pop.price_sens[rows, None] * price_term[cs]
-            + pop.privacy[rows, None] * perceived[cs]
-        )
+        util = np.take(base, cs, axis=0)
+        util -= np.take(pop.price_sens, rows)[:, None] * np.take(price_term, cs, axis=0)
+        util += np.take(pop.privacy, rows)[:, None] * np.take(perceived, cs, axis=0)
         if p.b_contacts > 0:
             util += p.b_contacts * pop.contact_shares(rows, n_v)
-        cur = current[rows]
-        switching = np.ones((len(rows), n_v), dtype=bool)
-        ok = cur >= 0
-        switching[np.flatnonzero(ok), cur[ok]] = False
-        util -= p.switching_cost * switching
-        choice, logsum = gumbel_argmax(util, avail_cv[c], self.rng)
+        # Switching cost on every vendor but the current one: subtract it from
+        # all, then put back the current vendor's untouched utility (exactly
+        # what subtracting cost x [v != current] gives, with no (n, V) mask).
+        cur = np.take(pop.vendor, rows)
+        keep = np.flatnonzero(cur >= 0)
+        kept = util[keep, cur[keep]]
+        util -= p.switching_cost
+        util[keep, cur[keep]] = kept
+        avail = None if avail_cv.all() else np.take(avail_cv, c, axis=0)
+        choice, logsum = gumbel_argmax(util, avail, self.rng)
         pop.vendor[rows] = choice
         pop.device_age[rows] = 0
         finite = np.isfinite(logsum)
         self.welfare = float(logsum[finite].mean()) if finite.any() else 0.0
-        bought = choice >= 0
-        self.sales = self._count(choice[bought], c[bought], s[bought])
-        self._tally()
+        self.sales = self._count(choice, c, s)
+        # Only the choosers' vendors changed: update the installed counts from
+        # theirs (exact integers; a full recount cost 0.3 ms a quarter at 100k).
+        self._tally(self.installed - self._count(cur, c, s) + self.sales)
 
     def _count(self, vendor: np.ndarray, country: np.ndarray, segment: np.ndarray) -> np.ndarray:
-        """Tally users by (vendor, country, segment) with one bincount."""
-        n_v, n_c = len(self.vendor_list), len(self.government_list)
-        flat = (vendor.astype(np.int64) * n_c + country) * 3 + segment
-        return np.bincount(flat, minlength=n_v * n_c * 3).reshape(n_v, n_c, 3)
+        """Tally users by (vendor, country, segment) with one bincount (vendor -1 skipped)."""
+        return tally(vendor, country, segment, len(self.vendor_list), len(self.government_list))
 
-    def _tally(self) -> None:
-        pop = self.population
-        has = pop.vendor != NO_VENDOR
-        self.installed = self._count(
-            pop.vendor[has], pop.country[has].astype(np.int64), pop.segment[has].astype(np.int64)
-        )
+    def _tally(self, installed: np.ndarray | None = None) -> None:
+        """Record this quarter's tallies; recount installed users unless given."""
+        if installed is None:
+            installed = self.population.installed_counts(
+                len(self.vendor_list), len(self.government_list)
+            )
+        self.installed = installed
         self.tallies.record(self.quarter, self.installed, self.sales, self.readable_share())
 
     # --------------------------------------------------- accounts (step 5)
@@ -243,9 +254,8 @@ class MarketModel(mesa.Model):
         p, pop = self.params, self.population
         scale_m = self.scale / 1e6
         n_v = len(self.vendor_list)
-        has = pop.vendor != NO_VENDOR
-        priv_sum = np.bincount(pop.vendor[has], weights=pop.privacy[has], minlength=n_v)
-        n_on = np.bincount(pop.vendor[has], minlength=n_v)
+        priv_sum = pop.privacy_totals(n_v)
+        n_on = self.installed.sum(axis=(1, 2))  # the current tally: no pass over users
         inst_share = self.installed_share()
         for v in self.vendor_list:
             i = v.index

@@ -1,0 +1,354 @@
+"""A per-object reference for the user side: one plain ``mesa.Agent`` per user.
+
+This is the model's user side written the idiomatic Mesa way, and tuned: every
+user is a :class:`ReferenceUser` agent registered with the model, randomness
+comes from the model's stdlib ``random`` (``model.random``), and there is no
+numpy call per agent (numpy appears only once per quarter, to hand the few
+vendor- and country-level figures to plain Python lists and to return the
+tallies). Vendors, governments, parameters, the step order and every other
+rule are the product's own: :class:`ReferenceMarketModel` is a
+:class:`sim.model.MarketModel` that overrides only the user side.
+
+It serves two purposes (issue 4, ``docs/performance.md``):
+
+* a fair baseline for speed and memory in ``privmarket bench``;
+* an oracle for correctness: the vectorised user side (Gumbel-max sampling,
+  CSR gathers, ``bincount`` tallies) and this one (inverse-CDF sampling, loops
+  over contact lists) must agree statistically (``tests/test_equivalence_*``).
+
+The world is built here too, per user and from ``model.random``, following the
+same rules as :mod:`sim.world` (``world="own"``, the default). With
+``world="shared"`` the agents copy the vectorised world drawn from the same seed
+instead, so that the two implementations start from identical users and
+contacts and differ only in how they step.
+
+Example
+-------
+>>> from experiments.reference import ReferenceMarketModel
+>>> m = ReferenceMarketModel(n_users=500, quarters=2, rng=1).run()
+>>> int(m.installed.sum())
+500
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import accumulate
+from typing import Any
+
+import mesa
+import numpy as np
+
+from agents.users import NO_VENDOR
+from sim.choice import PRICE_UNIT
+from sim.model import MarketModel
+from sim.params import Params
+
+WORLDS = ("own", "shared")
+
+
+class ReferenceUser(mesa.Agent):
+    """One user as a plain Mesa agent, with its contacts as a list of agents."""
+
+    def __init__(
+        self,
+        model: ReferenceMarketModel,
+        country: int,
+        segment: int,
+        privacy: float,
+        price_sens: float,
+        vendor: int,
+        device_age: int,
+    ) -> None:
+        super().__init__(model)
+        self.country = country
+        self.segment = segment
+        self.privacy = privacy
+        self.price_sens = price_sens
+        self.vendor = vendor
+        self.device_age = device_age
+        self.contacts: list[ReferenceUser] = []
+
+    def choose(self, quarter: QuarterFigures) -> tuple[int, float]:
+        """This quarter's logit choice and its log-sum, from last quarter's state.
+
+        Reads only the contacts' current vendors, so calling it for every due
+        user before any of them switches is a simultaneous update.
+        """
+        options = quarter.options[self.country * 3 + self.segment]
+        if not options:
+            return NO_VENDOR, -math.inf
+        current = self.vendor
+        share = None
+        contacts = self.contacts
+        if quarter.b_contacts > 0 and contacts:
+            share = [0] * quarter.n_vendors
+            for other in contacts:
+                v = other.vendor
+                if v >= 0:
+                    share[v] += 1
+            weight = quarter.b_contacts / len(contacts)
+        ps, pr, cost = self.price_sens, self.privacy, quarter.switching_cost
+        utils = []
+        for v, base, price, perceived in options:
+            u = base - ps * price + pr * perceived
+            if share is not None:
+                u += weight * share[v]
+            if v != current:
+                u -= cost
+            utils.append(u)
+        top = max(utils)
+        weights = [math.exp(u - top) for u in utils]
+        total = sum(weights)
+        # Inverse-CDF draw: one uniform per chooser (the vectorised side uses
+        # Gumbel-max, one per chooser and vendor; both are exact logit draws).
+        r = self.model.random.random() * total
+        pick = options[-1][0]
+        for (v, *_), w in zip(options, weights, strict=True):
+            r -= w
+            if r < 0:
+                pick = v
+                break
+        return pick, top + math.log(total)
+
+
+class QuarterFigures:
+    """What every user sees this quarter, as plain Python lists.
+
+    ``options[country * 3 + segment]`` lists, for each vendor available in the
+    country, ``(vendor, b_q * q, price term, perceived privacy)`` with the price
+    term ``b_p * price / (PRICE_UNIT * income)`` that is multiplied by the
+    user's price sensitivity (the same utility as :mod:`sim.choice`).
+    """
+
+    def __init__(self, model: MarketModel) -> None:
+        p = model.params
+        vendors = model.vendor_list
+        self.n_vendors = len(vendors)
+        self.b_contacts = p.b_contacts
+        self.switching_cost = p.switching_cost
+        avail = model.available().tolist()  # (C, V)
+        perceived = model.perceived_privacy().tolist()  # (C, 3, V)
+        income = [c.income for c in p.countries]
+        base = [p.b_ecosystem * v.q for v in vendors]
+        price = [v.price.tolist() for v in vendors]
+        self.options: list[list[tuple[int, float, float, float]]] = []
+        for c in range(len(p.countries)):
+            for s in range(3):
+                self.options.append(
+                    [
+                        (
+                            v,
+                            base[v],
+                            (p.b_price / PRICE_UNIT) * price[v][s] / income[c],
+                            perceived[c][s][v],
+                        )
+                        for v in range(self.n_vendors)
+                        if avail[c][v]
+                    ]
+                )
+        alive = [v.alive for v in vendors]
+        # forced[c][v]: users of live vendor v in country c must switch now (it
+        # left or was banned there); the extra last entry, read as forced[c][-1],
+        # is for users with no vendor.
+        self.forced = [
+            [alive[v] and not avail[c][v] for v in range(self.n_vendors)] + [True]
+            for c in range(len(p.countries))
+        ]
+
+
+class ReferencePopulation:
+    """The per-object users, answering the tallies the model asks of its population."""
+
+    def __init__(self, users: list[ReferenceUser], n_vendors: int, n_countries: int) -> None:
+        self.users = users
+        self.n = len(users)
+        self.n_vendors = n_vendors
+        self.n_countries = n_countries
+
+    def __len__(self) -> int:
+        return self.n
+
+    def installed_counts(self, n_vendors: int, n_countries: int) -> np.ndarray:
+        counts = [0] * (n_vendors * n_countries * 3)
+        for u in self.users:
+            if u.vendor >= 0:
+                counts[(u.vendor * n_countries + u.country) * 3 + u.segment] += 1
+        return np.array(counts, dtype=np.int64).reshape(n_vendors, n_countries, 3)
+
+    def privacy_totals(self, n_vendors: int) -> np.ndarray:
+        totals = [0.0] * n_vendors
+        for u in self.users:
+            if u.vendor >= 0:
+                totals[u.vendor] += u.privacy
+        return np.array(totals, dtype=np.float64)
+
+
+class ReferenceMarketModel(MarketModel):
+    """:class:`MarketModel` with the user side as one ``mesa.Agent`` per user.
+
+    Parameters are those of :class:`MarketModel`, plus ``world``: ``"own"``
+    (default) draws the users and contacts per agent from ``model.random``;
+    ``"shared"`` copies the vectorised world drawn from the same seed.
+
+    ``model.population`` is a :class:`ReferencePopulation` (its ``users`` list
+    holds the agents in creation order) and ``model.users`` is the Mesa
+    ``AgentSet`` of :class:`ReferenceUser`.
+    """
+
+    def __init__(
+        self,
+        params: Params | None = None,
+        *,
+        scenario: str | None = None,
+        rng: Any = None,
+        world: str = "own",
+        **overrides: Any,
+    ) -> None:
+        if world not in WORLDS:
+            raise ValueError(f"world={world!r}; allowed: {', '.join(WORLDS)}")
+        # The product's constructor builds the vendors, governments and the
+        # vectorised population; the population is then replaced by agents, and
+        # the initial tallies and the first data row are made again from them.
+        super().__init__(params, scenario=scenario, rng=rng, **overrides)
+        self.world = world
+        n_v, n_c = len(self.vendor_list), len(self.government_list)
+        if world == "shared":
+            users = _copy_world(self, self.population)
+        else:
+            users = _draw_world(self, self.params)
+        self.population = ReferencePopulation(users, n_v, n_c)
+        self.users = self.agents_by_type[ReferenceUser]
+        self._tally()
+        self._update_strategic_figures()
+        dc = self.datacollector
+        self.datacollector = mesa.DataCollector(
+            model_reporters=dc.model_reporters,
+            agent_reporters=dc.agent_reporters,
+            agenttype_reporters=dc.agenttype_reporters,
+        )
+        self.datacollector.collect(self)
+
+    def _users_choose(self) -> None:
+        figures = QuarterFigures(self)
+        forced = figures.forced
+        hazard = self.params.hazard
+        draw = self.random.random
+        users = self.population.users
+        choosers = []
+        for u in users:
+            # One hazard draw per user and quarter, whether or not it is forced.
+            due = draw() < hazard
+            u.device_age += 1
+            if due or forced[u.country][u.vendor]:
+                choosers.append(u)
+        # Two phases, so that all choosers see last quarter's contacts.
+        decisions = [u.choose(figures) for u in choosers]
+        n_v, n_c = figures.n_vendors, len(self.government_list)
+        sales = [0] * (n_v * n_c * 3)
+        welfare, counted = 0.0, 0
+        for u, (pick, logsum) in zip(choosers, decisions, strict=True):
+            u.vendor = pick
+            u.device_age = 0
+            if pick >= 0:
+                sales[(pick * n_c + u.country) * 3 + u.segment] += 1
+                welfare += logsum
+                counted += 1
+        self.choosers = len(choosers)
+        self.welfare = welfare / counted if counted else 0.0
+        self.sales = np.array(sales, dtype=np.int64).reshape(n_v, n_c, 3)
+        self._tally()
+
+
+# ------------------------------------------------------------------- worlds
+def _poisson(random: Any, lam: float) -> int:
+    """A Poisson draw by inversion (one uniform; the stdlib has no Poisson)."""
+    if lam <= 0:
+        return 0
+    u = random.random()
+    k, term = 0, math.exp(-lam)
+    cum = term
+    cap = int(lam * 10 + 100)  # guards the float sum that may stop just short of u
+    while u > cum and k < cap:
+        k += 1
+        term *= lam / k
+        cum += term
+    return k
+
+
+def _draw_world(model: ReferenceMarketModel, p: Params) -> list[ReferenceUser]:
+    """Users and contacts drawn per agent from ``model.random``, by the rules of
+    :func:`sim.world.build_population` (country by population, segment by the
+    country's mix, gamma privacy sensitivity, lognormal price sensitivity,
+    initial vendor by initial share times segment affinity, Poisson contacts,
+    mostly at home)."""
+    rnd = model.random
+    n_c, n_v = len(p.countries), len(p.vendors)
+    pops = [c.population for c in p.countries]
+    cum_pop = list(accumulate(pops))
+    countries = rnd.choices(range(n_c), cum_weights=cum_pop, k=p.n_users)
+    countries.sort()  # users are stored by country, as in the vectorised world
+    cum_mix = [list(accumulate(c.segment_mix)) for c in p.countries]
+    means = [m * p.privacy_salience for m in p.privacy_sensitivity]
+    cv = p.privacy_dispersion
+    shape = 1.0 / cv**2 if cv > 0 else 0.0
+    sigma = p.price_sensitivity_spread
+    w = [[v.initial_share * a for a in v.segment_affinity] for v in p.vendors]
+    cum_w = []
+    for s in range(3):
+        col = [w[v][s] for v in range(n_v)]
+        if sum(col) <= 0:
+            col = [sum(w[v]) for v in range(n_v)]
+        cum_w.append(list(accumulate(col)))
+    max_age = max(int(round(2 / p.hazard)) if p.hazard > 0 else 8, 1)
+    vendors = range(n_v)
+    users = []
+    for c in countries:
+        x = rnd.random()
+        seg = (x >= cum_mix[c][0]) + (x >= cum_mix[c][1])
+        privacy = means[seg] * (rnd.gammavariate(shape, 1.0) / shape if cv > 0 else 1.0)
+        price_sens = rnd.lognormvariate(-(sigma**2) / 2, sigma)
+        vendor = rnd.choices(vendors, cum_weights=cum_w[seg])[0]
+        age = rnd.randrange(max_age)
+        users.append(ReferenceUser(model, c, seg, privacy, price_sens, vendor, age))
+    # Contacts: a Poisson number each; abroad with the segment's cross-border
+    # chance, in a country drawn by population; a uniform user of that country.
+    members: list[list[ReferenceUser]] = [[] for _ in range(n_c)]
+    for u in users:
+        members[u.country].append(u)
+    non_empty = [c for c in range(n_c) if members[c]]
+    cum_sizes = list(accumulate(len(members[c]) for c in non_empty))
+    k = p.contacts_mean_degree
+    cross = [p.contacts_cross_border] + [p.contacts_cross_border_enterprise] * 2
+    for u in users:
+        degree = _poisson(rnd, k)
+        if not degree:
+            continue
+        chance = cross[u.segment]
+        home = members[u.country]
+        picked = []
+        for _ in range(degree):
+            if rnd.random() < chance:
+                group = members[rnd.choices(non_empty, cum_weights=cum_sizes)[0]]
+            else:
+                group = home
+            picked.append(group[int(rnd.random() * len(group))])
+        u.contacts = picked
+    return users
+
+
+def _copy_world(model: ReferenceMarketModel, pop: Any) -> list[ReferenceUser]:
+    """Agents that copy the vectorised population row by row (same users, same contacts)."""
+    cols = [
+        pop.country.tolist(),
+        pop.segment.tolist(),
+        pop.privacy.tolist(),
+        pop.price_sens.tolist(),
+        pop.vendor.tolist(),
+        pop.device_age.tolist(),
+    ]
+    users = [ReferenceUser(model, *row) for row in zip(*cols, strict=True)]
+    indptr, indices = pop.indptr.tolist(), pop.indices.tolist()
+    for i, u in enumerate(users):
+        u.contacts = [users[j] for j in indices[indptr[i] : indptr[i + 1]]]
+    return users

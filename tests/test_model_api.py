@@ -128,3 +128,21 @@ def test_run_to_end_when_every_vendor_fails():
     m.step()
     assert not any(v.alive for v in m.vendor_list)
     assert m.running is False
+
+
+def test_contacts_are_a_seeded_sparse_graph_mostly_within_country():
+    a = MarketModel(n_users=5000, rng=11)
+    b = MarketModel(n_users=5000, rng=11)
+    pop = a.population
+    np.testing.assert_array_equal(pop.indptr, b.population.indptr)
+    np.testing.assert_array_equal(pop.indices, b.population.indices)
+    assert pop.indptr[0] == 0 and pop.indptr[-1] == len(pop.indices)
+    degree = np.diff(pop.indptr)
+    assert degree.mean() == pytest.approx(a.params.contacts_mean_degree, rel=0.05)
+    owner = np.repeat(np.arange(pop.n), degree)
+    same = pop.country[owner] == pop.country[pop.indices]
+    consumer = pop.segment[owner] == 0
+    # 5% of consumers' contacts are abroad by default (25% for enterprise users);
+    # a draw abroad can land in the home country by chance, so "same" is a bit higher.
+    assert same[consumer].mean() > 0.93
+    assert same[~consumer].mean() < same[consumer].mean()

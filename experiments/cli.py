@@ -23,6 +23,8 @@ COMMAND_MODULES = [
     "experiments.cli",  # run, scenarios
     "experiments.calibrate",  # calibrate
     "experiments.sweep.cli",  # sweep, analyze, sweep-bench
+    "experiments.bench",  # bench
+    "dashboard.cli",  # dashboard
 ]
 
 

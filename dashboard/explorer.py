@@ -1,0 +1,8 @@
+"""Sweep explorer (placeholder while the runner lands)."""
+
+import solara
+
+
+@solara.component
+def ExplorerPage():
+    solara.Text("explorer")

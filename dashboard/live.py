@@ -1,0 +1,331 @@
+"""The live run: the settings a browser session edits, and the model built from them.
+
+Nothing here holds a model at module level. :class:`LiveSettings` is an
+immutable record of what the user typed and chose; :func:`resolve` turns it into
+a validated :class:`~sim.params.Params` and a seed, or raises
+:class:`~sim.params.ParameterError` with a message for the page.
+:class:`LiveModel` is the :class:`~sim.model.MarketModel` that Mesa's
+``SolaraViz`` rebuilds on Reset: it reads the session's current settings and,
+when they are invalid, reports why and falls back to the last valid ones, so
+the page never shows a traceback.
+
+Example
+-------
+>>> s = LiveSettings.for_scenario("baseline").with_stance("Aegis", 0.5)
+>>> params, seed = resolve(s.replace(seed="7", users="2000"))
+>>> params.vendor("Aegis").stance, seed, params.n_users
+(0.5, 7, 2000)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sim.model import MarketModel
+from sim.params import ParameterError, Params
+from sim.scenarios import get_scenario
+
+#: The most simulated users a dashboard session may ask for (a step stays interactive).
+MAX_USERS = 2_000_000
+#: The smallest population the dashboard accepts (fewer makes the shares meaningless).
+MIN_USERS = 100
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    """What one browser session has chosen for its live run.
+
+    ``seed`` and ``users`` are kept as typed (text) so that an invalid entry can
+    be shown back with a message; everything else comes from sliders and
+    selects, indexed like the scenario's vendors and countries.
+    """
+
+    scenario: str
+    seed: str
+    users: str
+    vendor_names: tuple[str, ...]
+    stances: tuple[float, ...]
+    strategies: tuple[str, ...]
+    country_names: tuple[str, ...]
+    appetite: tuple[float, ...]
+    rule_of_law: tuple[float, ...]
+    privacy_salience: float
+    privacy_sensitivity: tuple[float, float, float]
+    extra: str = ""
+    #: Parameter values of a stored run (``{path: value}`` as pairs), applied to the
+    #: scenario before the controls above. Set when a sweep run is rerun live.
+    base: tuple[tuple[str, Any], ...] = ()
+    #: Where these settings came from, shown on the page (e.g. "sweep run 12 of ...").
+    source: str = ""
+
+    # --- construction -----------------------------------------------------
+    @classmethod
+    def from_params(
+        cls,
+        scenario: str,
+        params: Params,
+        seed: int | str = 0,
+        base: Mapping[str, Any] | None = None,
+        source: str = "",
+    ) -> LiveSettings:
+        """Settings whose controls show ``params`` (a scenario's, or a stored run's)."""
+        return cls(
+            scenario=scenario,
+            seed=str(seed),
+            users=str(params.n_users),
+            vendor_names=tuple(v.name for v in params.vendors),
+            stances=tuple(float(v.stance) for v in params.vendors),
+            strategies=tuple(v.strategy for v in params.vendors),
+            country_names=tuple(c.name for c in params.countries),
+            appetite=tuple(float(c.appetite) for c in params.countries),
+            rule_of_law=tuple(float(c.rule_of_law) for c in params.countries),
+            privacy_salience=float(params.privacy_salience),
+            privacy_sensitivity=tuple(float(x) for x in params.privacy_sensitivity),
+            base=tuple(sorted((base or {}).items())),
+            source=source,
+        )
+
+    @classmethod
+    def for_scenario(cls, name: str, seed: int | str = 0) -> LiveSettings:
+        """The named scenario's own values (raises ``ParameterError`` for an unknown name)."""
+        return cls.from_params(name, get_scenario(name).params, seed)
+
+    @classmethod
+    def for_run(
+        cls, scenario: str, values: Mapping[str, Any], seed: int, source: str = ""
+    ) -> LiveSettings:
+        """Settings that rerun a stored run: its scenario, its parameter values, its seed."""
+        params = get_scenario(scenario).params
+        if values:
+            params = params.with_updates(dict(values))
+        return cls.from_params(scenario, params, seed, base=values, source=source)
+
+    def replace(self, **changes: Any) -> LiveSettings:
+        return dataclasses.replace(self, **changes)
+
+    def with_stance(self, vendor: str, value: float) -> LiveSettings:
+        i = self.vendor_names.index(vendor)
+        return self.replace(stances=_set(self.stances, i, float(value)))
+
+    def with_strategy(self, vendor: str, value: str) -> LiveSettings:
+        i = self.vendor_names.index(vendor)
+        return self.replace(strategies=_set(self.strategies, i, value))
+
+    def with_country(
+        self, country: str | None, appetite: float | None = None, rule_of_law: float | None = None
+    ) -> LiveSettings:
+        """Set appetite and/or rule of law of one country, or of all (``country=None``)."""
+        idx = range(len(self.country_names))
+        if country is not None:
+            idx = [self.country_names.index(country)]
+        app, law = list(self.appetite), list(self.rule_of_law)
+        for i in idx:
+            if appetite is not None:
+                app[i] = float(appetite)
+            if rule_of_law is not None:
+                law[i] = float(rule_of_law)
+        return self.replace(appetite=tuple(app), rule_of_law=tuple(law))
+
+    # --- what the controls change ----------------------------------------
+    def updates(self) -> dict[str, Any]:
+        """The parameter paths and values the controls set (users excluded)."""
+        out: dict[str, Any] = {}
+        # Addressed by index: names may contain dots, indexes cannot.
+        for i in range(len(self.vendor_names)):
+            out[f"vendors.{i}.stance"] = self.stances[i]
+            out[f"vendors.{i}.strategy"] = self.strategies[i]
+        for i in range(len(self.country_names)):
+            out[f"countries.{i}.appetite"] = self.appetite[i]
+            out[f"countries.{i}.rule_of_law"] = self.rule_of_law[i]
+        out["privacy_salience"] = self.privacy_salience
+        out["privacy_sensitivity"] = list(self.privacy_sensitivity)
+        return out
+
+
+def _set(values: tuple, i: int, value: Any) -> tuple:
+    out = list(values)
+    out[i] = value
+    return tuple(out)
+
+
+# ------------------------------------------------------------------ parsing
+_INT = re.compile(r"^[+-]?\d[\d_,]*$")
+
+
+def parse_seed(text: str | int) -> int:
+    """A seed typed into the page: a whole number >= 0 (Mesa hands it over as text)."""
+    s = str(text).strip()
+    if not _INT.match(s):
+        raise ParameterError(f"seed {s!r} is not a whole number; type e.g. 0 or 42")
+    value = int(s.replace("_", "").replace(",", ""))
+    if value < 0 or value >= 2**63:
+        raise ParameterError(f"seed {value} is out of range; allowed 0 to 2**63 - 1")
+    return value
+
+
+def parse_users(text: str | int) -> int:
+    """Simulated users typed into the page: a whole number in [MIN_USERS, MAX_USERS]."""
+    s = str(text).strip()
+    if not _INT.match(s):
+        raise ParameterError(
+            f"users {s!r} is not a whole number; allowed {MIN_USERS:,} to {MAX_USERS:,}"
+        )
+    value = int(s.replace("_", "").replace(",", ""))
+    if not MIN_USERS <= value <= MAX_USERS:
+        raise ParameterError(
+            f"users {value:,} is out of range; the dashboard allows {MIN_USERS:,} to "
+            f"{MAX_USERS:,} (use `privmarket run --users N` for bigger runs)"
+        )
+    return value
+
+
+def parse_extra(text: str) -> dict[str, Any]:
+    """``path=value`` entries, one per line or separated by ``;`` (values as JSON or text).
+
+    >>> parse_extra("hazard=0.2; vendors.Aegis.price=[400, 500, 500]")
+    {'hazard': 0.2, 'vendors.Aegis.price': [400, 500, 500]}
+    """
+    out: dict[str, Any] = {}
+    for raw in re.split(r"[;\n]", text or ""):
+        item = raw.strip()
+        if not item or item.startswith("#"):
+            continue
+        if "=" not in item:
+            raise ParameterError(
+                f"more parameters: {item!r} is not name=value; e.g. hazard=0.2 or "
+                "vendors.Aegis.cash=3000"
+            )
+        name, value = (p.strip() for p in item.split("=", 1))
+        if not name:
+            raise ParameterError(f"more parameters: {item!r} has no parameter name")
+        try:
+            out[name] = json.loads(value)
+        except json.JSONDecodeError:
+            out[name] = value
+    return out
+
+
+def resolve(settings: LiveSettings) -> tuple[Params, int]:
+    """The validated parameters and seed of ``settings``.
+
+    Raises :class:`ParameterError` naming the field, the value and what is
+    allowed; several problems are reported together, one per line.
+    """
+    problems: list[str] = []
+    seed = users = None
+    try:
+        seed = parse_seed(settings.seed)
+    except ParameterError as exc:
+        problems.append(str(exc))
+    try:
+        users = parse_users(settings.users)
+    except ParameterError as exc:
+        problems.append(str(exc))
+    try:
+        extra = parse_extra(settings.extra)
+    except ParameterError as exc:
+        problems.append(str(exc))
+        extra = {}
+    params = None
+    try:
+        params = get_scenario(settings.scenario).params
+        if settings.base:
+            params = params.with_updates(dict(settings.base))
+        updates = settings.updates()
+        if users is not None:
+            updates["n_users"] = users
+        params = params.with_updates(updates)
+        if extra:
+            params = params.with_updates(extra)
+    except ParameterError as exc:
+        problems.append(str(exc))
+    if problems or params is None or seed is None:
+        raise ParameterError("\n".join(problems) or "invalid settings")
+    if params.n_users > MAX_USERS:
+        raise ParameterError(
+            f"n_users {params.n_users:,} is out of range; the dashboard allows at most {MAX_USERS:,}"
+        )
+    return params, seed
+
+
+def check(settings: LiveSettings) -> str | None:
+    """``None`` if the settings are valid, else the message to show."""
+    try:
+        resolve(settings)
+    except ParameterError as exc:
+        return str(exc)
+    return None
+
+
+# ------------------------------------------------------------------ model
+def _value(x: Any) -> Any:
+    """The value of a solara reactive (or of anything with ``.value``), else ``x``."""
+    return x.value if hasattr(x, "value") and not isinstance(x, LiveSettings) else x
+
+
+class LiveModel(MarketModel):
+    """The model of one browser session, built from that session's settings.
+
+    Mesa's ``SolaraViz`` calls ``type(model)(**model_params)`` on Reset, so the
+    session's state travels in as fixed parameters:
+
+    settings : LiveSettings or a reactive holding one
+        What to build.
+    fallback : a reactive holding the last valid LiveSettings, optional
+        Used (and updated) so that invalid settings never stop the page.
+    report : callable(str or None), optional
+        Receives the message to show when the settings were invalid (``None``
+        when they were fine).
+    scenario, rng :
+        Accepted because Mesa's Reset passes its own ``Scenario`` object; the
+        seed and the scenario always come from ``settings``.
+    """
+
+    def __init__(
+        self,
+        settings: Any = None,
+        *,
+        fallback: Any = None,
+        report: Callable[[str | None], None] | None = None,
+        scenario: Any = None,
+        rng: Any = None,
+    ) -> None:
+        wanted = _value(settings) or LiveSettings.for_scenario("baseline")
+        try:
+            params, seed = resolve(wanted)
+            used, message = wanted, None
+        except ParameterError as exc:
+            used = _value(fallback) if fallback is not None else None
+            if used is None:
+                used = LiveSettings.for_scenario("baseline")
+            params, seed = resolve(used)
+            message = (
+                f"{exc}\nNot applied: the run was reset with the last valid settings "
+                f"({used.scenario}, seed {seed}, {params.n_users:,} users)."
+            )
+        super().__init__(params, rng=seed)
+        self.scenario_name = used.scenario
+        self.seed = seed
+        self.settings = used
+        if fallback is not None and hasattr(fallback, "value"):
+            fallback.value = used
+        if report is not None:
+            report(message)
+
+    def step(self) -> None:
+        """One quarter; the run stops at the scenario's horizon (``params.quarters``)."""
+        super().step()
+        if self.quarter >= self.params.quarters:
+            self.running = False
+
+
+def strategies() -> tuple[str, ...]:
+    """The strategy names a vendor can be given (the model's registry, read when asked)."""
+    from agents import strategies as registry
+
+    return tuple(registry.STRATEGIES)

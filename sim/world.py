@@ -66,7 +66,9 @@ def build_population(params: Params, rng: np.random.Generator) -> UserPopulation
         rows = np.flatnonzero(pop.segment == s)
         col = w[:, s] if w[:, s].sum() > 0 else w.sum(axis=1)
         pop.vendor[rows] = rng.choice(len(col), size=len(rows), p=col / col.sum())
-    max_age = int(round(2 / params.hazard)) if params.hazard > 0 else 8
+    # Ages spread over two replacement cycles, capped at 100 years (an int16 and
+    # a tiny hazard must not overflow).
+    max_age = int(round(min(2 / params.hazard, 400))) if params.hazard > 0 else 8
     pop.device_age[:] = rng.integers(0, max(max_age, 1), size=n, dtype=np.int16)
 
     build_contacts(pop, params, sizes, rng)

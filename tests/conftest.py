@@ -26,3 +26,17 @@ def small_world(
 @pytest.fixture
 def world():
     return small_world
+
+
+# Property-based tests: random exploration on developers' machines, a fixed
+# (derandomized) set of examples in CI so that a run is repeatable.
+try:
+    import os
+
+    from hypothesis import settings
+
+    settings.register_profile("ci", derandomize=True, print_blob=True)
+    if os.environ.get("CI") == "true":
+        settings.load_profile("ci")
+except ImportError:  # pragma: no cover - hypothesis is a test dependency
+    pass

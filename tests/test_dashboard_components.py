@@ -1,0 +1,220 @@
+"""The live page rendered with ``solara.render`` (no browser): controls, Reset, Step, errors."""
+
+from __future__ import annotations
+
+import ipyvuetify as v
+import ipywidgets
+import pytest
+import solara
+import solara.widgets
+
+from dashboard import state
+from dashboard.app import LivePage
+from dashboard.live import LiveSettings
+
+_OPEN: list = []
+
+
+@pytest.fixture(autouse=True)
+def fresh_session():
+    """Outside a server Solara keeps one global session: start each test from scratch."""
+    state.settings.value = LiveSettings.for_scenario("baseline").replace(users="3000")
+    state.model.value = None
+    state.last_good.value = None
+    state.notice.value = None
+    yield
+    while _OPEN:
+        _OPEN.pop().close()
+    state.model.value = None
+
+
+def render():
+    _, rc = solara.render(solara.AppLayout(children=[LivePage()]), handle_error=False)
+    _OPEN.append(rc)
+    return rc
+
+
+def html(rc, cls: str | None = None) -> str:
+    """The inner HTML of the page's HTML blocks (those with CSS class ``cls``)."""
+    out = []
+    for w in rc.find(solara.widgets.HTML).widgets:
+        if cls is None or cls in (w.attributes or {}).get("class", ""):
+            out.append(w.unsafe_innerHTML or "")
+    return "\n".join(out)
+
+
+def images(rc) -> list[bytes]:
+    return [w.value for w in rc.find(ipywidgets.Image).widgets]
+
+
+def button(rc, label: str):
+    return rc.find(v.Btn, children=[label]).widget
+
+
+def slider(rc, label: str):
+    found = [w for w in rc.find(v.Slider).widgets if (w.label or "").startswith(label)]
+    assert len(found) == 1, [w.label for w in rc.find(v.Slider).widgets]
+    return found[0]
+
+
+def text_field(rc, label: str):
+    return rc.find(v.TextField, label=label).widget
+
+
+def commit(field, value: str) -> None:
+    """Type into a text field and leave it (solara commits on focus-out)."""
+    field.v_model = value
+    field.fire_event("focusout", None)
+
+
+def alerts(rc, cls: str | None = None) -> str:
+    """Text of the page's messages (those with CSS class ``cls``)."""
+    return "\n".join(
+        str(c)
+        for w in rc.find(v.Alert).widgets
+        if cls is None or cls in (w.class_ or "")
+        for c in (w.children or [])
+        if isinstance(c, str)
+    )
+
+
+def vendor_stance(rc, vendor: str) -> str:
+    table = html(rc)
+    row = table.split(f'data-vendor="{vendor}"', 1)[1]
+    return row.split('class="pm-stance">', 1)[1].split("<", 1)[0]
+
+
+def test_page_renders_five_figures_world_and_feed():
+    rc = render()
+    pngs = images(rc)
+    assert len(pngs) == 5 and all(p[:4] == b"\x89PNG" for p in pngs)
+    assert html(rc, "pm-status").startswith("Quarter 0 of ")
+    assert html(rc).count('class="pm-tile"') == len(state.settings.value.country_names)
+    assert "No events yet" in html(rc)
+
+
+def test_step_advances_quarter_and_redraws_figures():
+    rc = render()
+    before = images(rc)
+    button(rc, "Step").click()
+    assert html(rc, "pm-status").startswith("Quarter 1 of ")
+    after = images(rc)
+    assert all(a != b for a, b in zip(before, after, strict=True))
+    for _ in range(3):
+        button(rc, "Step").click()
+    assert state.model.value.quarter == 4
+    assert html(rc, "pm-status").startswith("Quarter 4 of ")
+
+
+def test_slider_change_applies_on_reset():
+    rc = render()
+    model = state.model.value
+    slider(rc, "Aegis privacy stance").v_model = 0.5
+    assert state.settings.value.stances[0] == 0.5
+    assert "press Reset" in alerts(rc)
+    assert state.model.value is model and vendor_stance(rc, "Aegis") == "0.95"
+    button(rc, "Step").click()
+    button(rc, "Reset").click()
+    assert state.model.value is not model
+    assert state.model.value.params.vendor("Aegis").stance == 0.5
+    assert state.model.value.quarter == 0
+    assert vendor_stance(rc, "Aegis") == "0.50"
+    assert "press Reset" not in alerts(rc)
+
+
+def test_government_sliders_set_one_country_or_all():
+    rc = render()
+    slider(rc, "Surveillance appetite").v_model = 0.9
+    assert set(state.settings.value.appetite) == {0.9}
+    rc.find(v.Select, label="Government").widget.v_model = "Eastria"
+    assert slider(rc, "Rule of law").label.endswith(
+        f"{state.settings.value.rule_of_law[state.settings.value.country_names.index('Eastria')]:.2f}"
+    )
+    slider(rc, "Rule of law").v_model = 0.05
+    s = state.settings.value
+    assert s.rule_of_law[s.country_names.index("Eastria")] == 0.05
+    assert sum(x == 0.05 for x in s.rule_of_law) == 1
+    button(rc, "Reset").click()
+    east = [c for c in state.model.value.params.countries if c.name == "Eastria"][0]
+    assert east.rule_of_law == 0.05 and east.appetite == 0.9
+
+
+def test_invalid_seed_shows_message_and_page_keeps_working():
+    rc = render()
+    commit(text_field(rc, "Seed"), "abc")
+    assert "seed 'abc' is not a whole number" in alerts(rc, "pm-invalid")
+    button(rc, "Reset").click()
+    # the run was rebuilt with the last valid settings, and the page says so
+    assert state.model.value.seed == 0
+    assert "Not applied" in alerts(rc, "pm-notice") and "abc" in alerts(rc, "pm-notice")
+    button(rc, "Step").click()
+    assert html(rc, "pm-status").startswith("Quarter 1 of ")
+    commit(text_field(rc, "Seed"), "5")
+    assert alerts(rc, "pm-invalid") == ""
+    button(rc, "Reset").click()
+    assert state.model.value.seed == 5
+    assert alerts(rc, "pm-notice") == "" and state.notice.value is None
+
+
+def test_invalid_extra_parameter_names_the_field():
+    rc = render()
+    area = rc.find(v.Textarea).widget
+    commit(area, "hazard=7")
+    message = alerts(rc, "pm-invalid")
+    assert "hazard" in message and "7" in message and "[0" in message
+    button(rc, "Reset").click()
+    assert state.model.value.params.hazard != 7
+    commit(area, "hazard=0.3")
+    button(rc, "Reset").click()
+    assert state.model.value.params.hazard == 0.3
+
+
+def test_scenario_picker_loads_the_scenarios_values():
+    from sim.scenarios import get_scenario, list_scenarios
+
+    names = list_scenarios()
+    other = names[-1]
+    rc = render()
+    rc.find(v.Select, label="Scenario").widget.v_model = other
+    s = state.settings.value
+    assert s.scenario == other
+    assert s.vendor_names == tuple(x.name for x in get_scenario(other).params.vendors)
+    button(rc, "Reset").click()
+    assert state.model.value.scenario_name == other
+
+
+def test_two_sessions_have_their_own_model(monkeypatch):
+    """Inside the server each browser session is a kernel context with its own state."""
+    import solara.toestand
+    from solara.server import kernel, kernel_context
+
+    # Outside the server Solara keeps one global scope; inside it, one per kernel.
+    monkeypatch.setattr(solara.toestand, "_using_solara_server", lambda: True)
+    sessions = [
+        kernel_context.VirtualKernelContext(id=f"s{i}", session_id=f"s{i}", kernel=kernel.Kernel())
+        for i in range(2)
+    ]
+    pages = []
+    try:
+        for ctx in sessions:
+            with ctx:
+                state.settings.value = LiveSettings.for_scenario("baseline").replace(users="2000")
+                pages.append(render())
+        with sessions[0]:
+            slider(pages[0], "Aegis privacy stance").v_model = 0.2
+            button(pages[0], "Reset").click()
+            for _ in range(3):
+                button(pages[0], "Step").click()
+            a = state.model.value
+        with sessions[1]:
+            b = state.model.value
+            assert b.quarter == 0 and b.params.vendor("Aegis").stance == 0.95
+            button(pages[1], "Step").click()
+        assert a is not b and a.quarter == 3 and b.quarter == 1
+        assert a.params.vendor("Aegis").stance == 0.2
+    finally:
+        for ctx, rc in zip(sessions, pages, strict=False):
+            with ctx:
+                _OPEN.remove(rc)
+                rc.close()
+                state.model.value = None

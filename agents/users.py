@@ -40,6 +40,9 @@ COLUMNS: dict[str, np.dtype] = {
     "device_age": np.dtype(np.int16),
 }
 
+#: Rows per block in :meth:`UserPopulation.contact_shares`.
+ROW_BLOCK = 262_144
+
 #: Columns the model's installed-user tallies depend on.
 TALLIED = frozenset({"vendor", "country", "segment"})
 
@@ -88,10 +91,17 @@ class UserPopulation:
         Contacts with no vendor count in the denominator, not in any column.
         ``rows`` must be int64 (or intp) user ids.
         """
+        out = np.empty((len(rows), n_vendors), dtype=np.float32)
+        # Rows in blocks: the same numbers, with temporaries (about 30 bytes per
+        # contact) bounded at a few MB instead of 30 bytes per user at 10M users.
+        for lo in range(0, len(rows), ROW_BLOCK):
+            hi = min(len(rows), lo + ROW_BLOCK)
+            out[lo:hi] = self._contact_shares(rows[lo:hi], n_vendors)
+        return out
+
+    def _contact_shares(self, rows: np.ndarray, n_vendors: int) -> np.ndarray:
         n = len(rows)
         out = np.zeros((n, n_vendors), dtype=np.float32)
-        if n == 0:
-            return out
         starts = np.take(self.indptr, rows)
         counts = np.take(self.indptr, rows + 1)
         counts -= starts
@@ -109,6 +119,7 @@ class UserPopulation:
         # 0.16 ms at 100k), np.take the faster with the int32 ids (1.4 against
         # 3.9 ms at 1M users).
         their_vendor = np.take(self.vendor, self.indices[pos])
+        del pos
         # Histogram key: row * (V + 1) + vendor + 1, so that a contact with no
         # vendor (-1) lands in column 0, which is dropped, with no mask pass.
         width = n_vendors + 1

@@ -246,18 +246,25 @@ class ReferenceMarketModel(MarketModel):
         decisions = [u.choose(figures) for u in choosers]
         n_v, n_c = figures.n_vendors, len(self.government_list)
         sales = [0] * (n_v * n_c * 3)
+        # Installed counts move with each switch (as in the vectorised model),
+        # rather than being recounted over every user.
+        installed = self.installed.ravel().tolist()
         welfare, counted = 0.0, 0
         for u, (pick, logsum) in zip(choosers, decisions, strict=True):
+            cell = u.country * 3 + u.segment
+            if u.vendor >= 0:
+                installed[u.vendor * n_c * 3 + cell] -= 1
             u.vendor = pick
             u.device_age = 0
             if pick >= 0:
-                sales[(pick * n_c + u.country) * 3 + u.segment] += 1
+                sales[pick * n_c * 3 + cell] += 1
+                installed[pick * n_c * 3 + cell] += 1
                 welfare += logsum
                 counted += 1
         self.choosers = len(choosers)
         self.welfare = welfare / counted if counted else 0.0
         self.sales = np.array(sales, dtype=np.int64).reshape(n_v, n_c, 3)
-        self._tally()
+        self._tally(np.array(installed, dtype=np.int64).reshape(n_v, n_c, 3))
 
 
 # ------------------------------------------------------------------- worlds
@@ -291,7 +298,8 @@ def _draw_world(model: ReferenceMarketModel, p: Params) -> list[ReferenceUser]:
     cum_mix = [list(accumulate(c.segment_mix)) for c in p.countries]
     means = [m * p.privacy_salience for m in p.privacy_sensitivity]
     cv = p.privacy_dispersion
-    shape = 1.0 / cv**2 if cv > 0 else 0.0
+    shape = 1.0 / cv**2 if cv**2 > 0 else math.inf  # as sim.world: tiny cv, no spread
+    spread = math.isfinite(shape)
     sigma = p.price_sensitivity_spread
     w = [[v.initial_share * a for a in v.segment_affinity] for v in p.vendors]
     cum_w = []
@@ -306,7 +314,7 @@ def _draw_world(model: ReferenceMarketModel, p: Params) -> list[ReferenceUser]:
     for c in countries:
         x = rnd.random()
         seg = (x >= cum_mix[c][0]) + (x >= cum_mix[c][1])
-        privacy = means[seg] * (rnd.gammavariate(shape, 1.0) / shape if cv > 0 else 1.0)
+        privacy = means[seg] * (rnd.gammavariate(shape, 1.0) / shape if spread else 1.0)
         price_sens = rnd.lognormvariate(-(sigma**2) / 2, sigma)
         vendor = rnd.choices(vendors, cum_weights=cum_w[seg])[0]
         age = rnd.randrange(max_age)

@@ -175,7 +175,7 @@ class MarketModel(mesa.Model):
         forced_cv = np.ones((n_c, n_v + 1), dtype=bool)
         forced_cv[:, :n_v] = alive & ~avail_cv
         if forced_cv[:, :n_v].any() or pop.vendor.min(initial=0) < 0:
-            key = pop.country.astype(np.int64)
+            key = pop.country.astype(np.int32)  # < 1000 x 33: int32 is ample
             key *= n_v + 1
             key += pop.vendor
             key[pop.vendor < 0] += n_v + 1  # vendor -1 -> last column of its row

@@ -6,14 +6,23 @@ order, so the same parameters and seed build the same world.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from agents.users import NO_VENDOR, UserPopulation
 from sim.params import Params
 
-#: Users handled per chunk when drawing contacts. Bounds the temporary memory
-#: (about 60 bytes per edge) so that 10M users fit in a few GB.
+#: Users per chunk when drawing contacts. Each chunk makes its draws in a fixed
+#: order (who is abroad, then where abroad, then whom), so this number is part of
+#: what a seed means for worlds larger than one chunk: do not change it.
 CONTACT_CHUNK = 1_000_000
+
+#: Users per block inside a chunk. Blocks only bound temporary memory: a chunk's
+#: uniform draws made block by block are the same numbers as made at once.
+#: Drawing a whole chunk at once held about 60 bytes per edge of temporaries
+#: (650 MB at 10M users, the largest peak of a 10M-user run); blocks hold a few MB.
+BLOCK = 65_536
 
 
 def country_sizes(params: Params, rng: np.random.Generator) -> np.ndarray:
@@ -33,23 +42,25 @@ def build_population(params: Params, rng: np.random.Generator) -> UserPopulation
     sizes = country_sizes(params, rng)
     pop.country[:] = np.repeat(np.arange(len(sizes), dtype=np.int16), sizes)
 
-    # Segment: by the country's segment mix.
-    cum_mix = np.cumsum([c.segment_mix for c in params.countries], axis=1)
-    u = rng.random(n)
-    seg = (u[:, None] >= cum_mix[pop.country][:, :2]).sum(axis=1)
-    pop.segment[:] = seg.astype(np.int8)
+    # Segment: by the country's segment mix, one country block at a time (no
+    # (users, 3) table of mixes: that was 24 bytes a user at the build's peak).
+    _draw_segments(pop, params, sizes, rng)
 
     # Privacy sensitivity: gamma with the segment's mean and coefficient of
     # variation `privacy_dispersion` (a skewed, non-negative spread: most users
     # care a little, a few care a lot, as the stated/revealed gap suggests).
     means = np.asarray(params.privacy_sensitivity, dtype=np.float64) * params.privacy_salience
     cv = params.privacy_dispersion
-    if cv > 0:
-        shape = 1.0 / cv**2
-        draws = rng.gamma(shape, 1.0, size=n) / shape
+    # A cv so small that 1 / cv^2 overflows (or cv^2 underflows) is no spread.
+    shape = 1.0 / cv**2 if cv**2 > 0 else math.inf
+    if math.isfinite(shape):
+        draws = rng.gamma(shape, 1.0, size=n)
+        draws /= shape
     else:
         draws = np.ones(n)
-    pop.privacy[:] = (means[pop.segment] * draws).astype(np.float32)
+    draws *= means[pop.segment]
+    pop.privacy[:] = draws
+    del draws
 
     # Price sensitivity: lognormal with mean 1.
     sigma = params.price_sensitivity_spread
@@ -63,9 +74,10 @@ def build_population(params: Params, rng: np.random.Generator) -> UserPopulation
         dtype=np.float64,
     )  # (vendors, segments)
     for s in range(3):
-        rows = np.flatnonzero(pop.segment == s)
+        in_s = pop.segment == s
         col = w[:, s] if w[:, s].sum() > 0 else w.sum(axis=1)
-        pop.vendor[rows] = rng.choice(len(col), size=len(rows), p=col / col.sum())
+        pop.vendor[in_s] = rng.choice(len(col), size=int(in_s.sum()), p=col / col.sum())
+    del in_s
     # Ages spread over two replacement cycles, capped at 100 years (an int16 and
     # a tiny hazard must not overflow).
     max_age = int(round(min(2 / params.hazard, 400))) if params.hazard > 0 else 8
@@ -74,6 +86,20 @@ def build_population(params: Params, rng: np.random.Generator) -> UserPopulation
     build_contacts(pop, params, sizes, rng)
     assert (pop.vendor != NO_VENDOR).all()
     return pop
+
+
+def _draw_segments(
+    pop: UserPopulation, params: Params, sizes: np.ndarray, rng: np.random.Generator
+) -> None:
+    """Each user's segment, by its country's segment mix (one uniform per user)."""
+    cum_mix = np.cumsum([c.segment_mix for c in params.countries], axis=1)
+    u = rng.random(pop.n)
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    for c in np.flatnonzero(sizes):
+        block = u[bounds[c] : bounds[c + 1]]
+        seg = pop.segment[bounds[c] : bounds[c + 1]]
+        np.greater_equal(block, cum_mix[c, 0], out=seg, casting="unsafe")
+        seg += block >= cum_mix[c, 1]
 
 
 def build_contacts(
@@ -88,31 +114,43 @@ def build_contacts(
     """
     n = pop.n
     k = params.contacts_mean_degree
-    degree = rng.poisson(k, size=n).astype(np.int64) if k > 0 else np.zeros(n, np.int64)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    if k > 0:
+        np.cumsum(rng.poisson(k, size=n), out=indptr[1:])
     starts = np.concatenate([[0], np.cumsum(sizes)])
     non_empty = np.flatnonzero(sizes > 0)
     weights = sizes[non_empty] / sizes[non_empty].sum()
-    cross = np.where(
-        pop.segment == 0, params.contacts_cross_border, params.contacts_cross_border_enterprise
-    )
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(degree, out=indptr[1:])
+    cross = np.array(
+        [params.contacts_cross_border] + [params.contacts_cross_border_enterprise] * 2
+    )  # by segment
     # int32 ids address 2^31 users; the int64 indptr allows more than 2^31 edges.
     indices = np.empty(int(indptr[-1]), dtype=np.int32)
     for lo in range(0, n, CONTACT_CHUNK):
         hi = min(n, lo + CONTACT_CHUNK)
-        deg = degree[lo:hi]
-        total = int(deg.sum())
+        first = int(indptr[lo])
+        total = int(indptr[hi]) - first
         if total == 0:
             continue
-        owner = np.repeat(np.arange(lo, hi), deg)
-        own_country = pop.country[owner].astype(np.int64)
-        abroad = rng.random(total) < cross[owner]
-        target_country = own_country.copy()
+        deg = np.diff(indptr[lo : hi + 1])
+        blocks = [(a, min(hi, a + BLOCK)) for a in range(lo, hi, BLOCK)]
+        # Who is abroad: with the cross-border chance of the user's segment.
+        abroad = np.empty(total, dtype=bool)
+        for a, b in blocks:
+            e_a, e_b = int(indptr[a]) - first, int(indptr[b]) - first
+            chance = np.repeat(cross[pop.segment[a:b]], deg[a - lo : b - lo])
+            np.less(rng.random(e_b - e_a), chance, out=abroad[e_a:e_b])
+        # Where: at home, or abroad in a country drawn by population.
+        target = np.repeat(pop.country[lo:hi], deg)
         n_abroad = int(abroad.sum())
         if n_abroad:
-            target_country[abroad] = non_empty[rng.choice(len(non_empty), n_abroad, p=weights)]
-        offset = (rng.random(total) * sizes[target_country]).astype(np.int64)
-        indices[indptr[lo] : indptr[hi]] = (starts[target_country] + offset).astype(np.int32)
+            target[abroad] = non_empty[rng.choice(len(non_empty), n_abroad, p=weights)]
+        del abroad
+        # Whom: a uniformly drawn user of that country.
+        for a, b in blocks:
+            e_a, e_b = int(indptr[a]) - first, int(indptr[b]) - first
+            t = target[e_a:e_b]
+            offset = (rng.random(e_b - e_a) * sizes[t]).astype(np.int64)
+            offset += starts[t]
+            indices[first + e_a : first + e_b] = offset
     pop.indptr = indptr
     pop.indices = indices

@@ -1,0 +1,653 @@
+"""``privmarket bench``: the performance targets of PERFORMANCE.md, measured side by side.
+
+One invocation runs every case: the vectorised model against the per-object
+Mesa reference (:mod:`experiments.reference`) at 10k and 100k users (and the
+reference once at 1M), and the vectorised model alone at 1M and 10M users, all
+on the default world for 40 quarters. Each case runs in its own child process,
+so that
+
+* numpy is pinned to one thread (``OMP_NUM_THREADS=1`` and friends are set in
+  the child's environment before numpy is imported; other variables, such as
+  ``OPENBLAS_CORETYPE``, are passed on untouched);
+* peak memory is the operating system's figure for that case alone
+  (``resource.getrusage(RUSAGE_SELF).ru_maxrss`` in the child), and memory per
+  user is the child's peak minus its resident size before the model was built,
+  divided by the number of users;
+* initialisation (building the world) and stepping are timed separately.
+
+Repetitions are interleaved (every case once, then again) so that a burst of
+load from elsewhere on the machine hits all cases alike, and medians are
+reported. The command prints a table (figure, value, target, ratio, pass or
+short), writes the same as JSON, and draws the log-log scaling figure (time per
+quarter and memory against users, both implementations).
+
+``--quick`` runs a small version in seconds (a smoke test for CI): sizes are
+tiny, so its rows are labelled ``smoke`` rather than judged against targets.
+
+The worker side is :func:`run_case`; ``python -m experiments.bench --child
+IMPL USERS QUARTERS SEED`` runs one case and prints its JSON record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: Set in every child before numpy loads: one BLAS/OpenMP thread.
+THREAD_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "VECLIB_MAXIMUM_THREADS": "1",
+    "NUMEXPR_NUM_THREADS": "1",
+}
+
+IMPLS = {
+    "vectorised": "sim.model:MarketModel",
+    "reference": "experiments.reference:ReferenceMarketModel",
+}
+
+
+@dataclass
+class Plan:
+    """Which cases to run, and which sizes the targets are judged at."""
+
+    name: str
+    quarters: int
+    repeats: int
+    cases: list[tuple[str, int, int]]  # (impl, users, repeats for this case)
+    ratio_users: int  # vectorised against reference, per quarter
+    wall_users: int  # one run under 10 s and 1.5 GB
+    scale_users: int  # completes within 8 GB
+    judged: bool = True
+    timeout: float = 1800.0
+    extra_ratio_users: list[int] = field(default_factory=list)
+
+
+def full_plan(repeats: int = 3) -> Plan:
+    return Plan(
+        name="full",
+        quarters=40,
+        repeats=repeats,
+        cases=[
+            ("vectorised", 10_000, repeats),
+            ("reference", 10_000, repeats),
+            ("vectorised", 100_000, repeats),
+            ("reference", 100_000, repeats),
+            ("vectorised", 1_000_000, repeats),
+            ("reference", 1_000_000, 1),  # about a minute and a GB: once is enough
+            ("vectorised", 10_000_000, max(1, min(repeats, 2))),
+        ],
+        ratio_users=100_000,
+        wall_users=1_000_000,
+        scale_users=10_000_000,
+        extra_ratio_users=[10_000, 1_000_000],
+    )
+
+
+def quick_plan(repeats: int = 1) -> Plan:
+    return Plan(
+        name="quick",
+        quarters=8,
+        repeats=repeats,
+        cases=[
+            ("vectorised", 2_000, repeats),
+            ("reference", 2_000, repeats),
+            ("vectorised", 20_000, repeats),
+        ],
+        ratio_users=2_000,
+        wall_users=20_000,
+        scale_users=20_000,
+        judged=False,
+        timeout=300.0,
+    )
+
+
+# ------------------------------------------------------------- child side
+def _rss_now() -> int:
+    """Resident set size of this process now, in bytes (Linux; else the peak so far)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return _rss_peak()
+
+
+def _rss_peak() -> int:
+    """Peak resident set size of this process, in bytes, from the OS."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak) if sys.platform == "darwin" else int(peak) * 1024
+
+
+def run_case(impl: str, users: int, quarters: int, seed: int) -> dict[str, Any]:
+    """Build and run one model, timing initialisation and each quarter.
+
+    Meant to run alone in a fresh process (see the module docstring): its peak
+    memory is the process's.
+    """
+    import importlib
+
+    module, cls_name = IMPLS[impl].split(":")
+    cls = getattr(importlib.import_module(module), cls_name)
+    import numpy as np  # noqa: F401  (loaded before the baseline is taken)
+
+    base_rss = _rss_now()
+    t0 = time.perf_counter()
+    model = cls(n_users=users, quarters=quarters, rng=seed)
+    init_s = time.perf_counter() - t0
+    steps = []
+    for _ in range(quarters):
+        t = time.perf_counter()
+        model.step()
+        steps.append(time.perf_counter() - t)
+    peak = _rss_peak()
+    pop = model.population
+    return {
+        "impl": impl,
+        "users": users,
+        "quarters": quarters,
+        "seed": seed,
+        "init_s": init_s,
+        "run_s": sum(steps),
+        "quarter_s": sum(steps) / quarters,
+        "quarter_median_s": statistics.median(steps),
+        "base_rss_bytes": base_rss,
+        "peak_rss_bytes": peak,
+        "bytes_per_user": (peak - base_rss) / users,
+        "population_bytes": int(pop.nbytes) if hasattr(pop, "nbytes") else None,
+        "edges": int(pop.indptr[-1]) if hasattr(pop, "indptr") else None,
+        "exposure": model.exposure(),
+        "active_vendors": int(sum(v.alive for v in model.vendor_list)),
+    }
+
+
+def _child_main(argv: list[str]) -> int:
+    impl, users, quarters, seed = argv[0], int(argv[1]), int(argv[2]), int(argv[3])
+    record = run_case(impl, users, quarters, seed)
+    print("BENCH-RESULT " + json.dumps(record))
+    return 0
+
+
+# ------------------------------------------------------------ parent side
+def spawn_case(impl: str, users: int, quarters: int, seed: int, timeout: float) -> dict[str, Any]:
+    """Run one case in a fresh Python process pinned to one thread."""
+    env = dict(os.environ)
+    env.update(THREAD_ENV)
+    cmd = [sys.executable, "-m", "experiments.bench", "--child", impl, str(users)]
+    cmd += [str(quarters), str(seed)]
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return _failed(impl, users, quarters, seed, f"timed out after {timeout:.0f} s")
+    for line in proc.stdout.splitlines():
+        if line.startswith("BENCH-RESULT "):
+            record = json.loads(line.removeprefix("BENCH-RESULT "))
+            record["process_s"] = time.perf_counter() - t0
+            return record
+    tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+    return _failed(impl, users, quarters, seed, f"exit {proc.returncode}: {tail}")
+
+
+def _failed(impl: str, users: int, quarters: int, seed: int, error: str) -> dict[str, Any]:
+    return {"impl": impl, "users": users, "quarters": quarters, "seed": seed, "error": error}
+
+
+def summarise(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Medians per (implementation, users) over the repetitions that completed."""
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for r in records:
+        groups.setdefault((r["impl"], r["users"]), []).append(r)
+    out = []
+    for (impl, users), rs in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        ok = [r for r in rs if "error" not in r]
+        row: dict[str, Any] = {
+            "impl": impl,
+            "users": users,
+            "repeats": len(rs),
+            "completed": len(ok),
+            "errors": [r["error"] for r in rs if "error" in r],
+        }
+        for key in ("init_s", "run_s", "quarter_s", "peak_rss_bytes", "bytes_per_user"):
+            vals = [r[key] for r in ok]
+            row[key] = statistics.median(vals) if vals else None
+        row["max_peak_rss_bytes"] = max((r["peak_rss_bytes"] for r in ok), default=None)
+        pops = [r["population_bytes"] for r in ok if r.get("population_bytes")]
+        row["population_bytes_per_user"] = pops[0] / users if pops else None
+        row["wall_s"] = (
+            row["init_s"] + row["run_s"] if row["init_s"] is not None else None
+        )  # one run: build + all quarters
+        out.append(row)
+    return out
+
+
+def _row(summary: list[dict[str, Any]], impl: str, users: int) -> dict[str, Any] | None:
+    for r in summary:
+        if r["impl"] == impl and r["users"] == users and r["completed"]:
+            return r
+    return None
+
+
+def _target(
+    figure: str,
+    value: float | None,
+    unit: str,
+    target: str,
+    ratio: float | None,
+    judged: bool,
+    ok: bool | None = None,
+) -> dict[str, Any]:
+    """One line of the targets table. ``ratio`` >= 1 means the target is met."""
+    if not target:
+        status = "info"
+    elif not judged:
+        status = "smoke"
+    elif value is None:
+        status = "short"
+    else:
+        status = "pass" if (ok if ok is not None else ratio is not None and ratio >= 1) else "short"
+    return {
+        "figure": figure,
+        "value": value,
+        "unit": unit,
+        "target": target,
+        "ratio": ratio,
+        "status": status,
+    }
+
+
+def _users_label(n: int) -> str:
+    if n >= 1_000_000 and n % 1_000_000 == 0:
+        return f"{n // 1_000_000}M"
+    if n >= 1000 and n % 1000 == 0:
+        return f"{n // 1000}k"
+    return str(n)
+
+
+def judge(summary: list[dict[str, Any]], plan: Plan) -> list[dict[str, Any]]:
+    """The targets of PERFORMANCE.md against the measured medians."""
+    j, q = plan.judged, plan.quarters
+    rows = []
+    wall = _row(summary, "vectorised", plan.wall_users)
+    lab = _users_label(plan.wall_users)
+    w = wall["wall_s"] if wall else None
+    rows.append(
+        _target(
+            f"{lab} users x {q} quarters, wall (build + run)",
+            w,
+            "s",
+            "< 10 s",
+            10 / w if w else None,
+            j,
+        )
+    )
+    peak = wall["peak_rss_bytes"] / 1e9 if wall else None
+    rows.append(
+        _target(
+            f"{lab} users, peak memory (OS)",
+            peak,
+            "GB",
+            "< 1.5 GB",
+            1.5 / peak if peak else None,
+            j,
+        )
+    )
+    scale = _row(summary, "vectorised", plan.scale_users)
+    lab = _users_label(plan.scale_users)
+    sp = scale["max_peak_rss_bytes"] / 1e9 if scale else None
+    rows.append(
+        _target(
+            f"{lab} users x {q} quarters completes, peak memory",
+            sp,
+            "GB",
+            "< 8 GB",
+            8 / sp if sp else None,
+            j,
+            ok=bool(scale and scale["completed"] == scale["repeats"] and sp < 8),
+        )
+    )
+    for users in [plan.ratio_users, *plan.extra_ratio_users]:
+        vec, ref = _row(summary, "vectorised", users), _row(summary, "reference", users)
+        speed = ref["quarter_s"] / vec["quarter_s"] if vec and ref else None
+        main = users == plan.ratio_users
+        rows.append(
+            _target(
+                f"speed-up per quarter vs per-object Mesa, {_users_label(users)} users",
+                speed,
+                "x",
+                ">= 30x" if main else "",
+                speed / 30 if speed and main else None,
+                j,
+            )
+        )
+        if main:
+            init = ref["init_s"] / vec["init_s"] if vec and ref else None
+            rows.append(
+                _target(
+                    f"speed-up of the build vs per-object Mesa, {_users_label(users)} users",
+                    init,
+                    "x",
+                    "",
+                    None,
+                    j,
+                )
+            )
+    biggest = max(
+        (r for r in summary if r["impl"] == "vectorised" and r["completed"]),
+        key=lambda r: r["users"],
+        default=None,
+    )
+    if biggest:
+        bpu = biggest["bytes_per_user"]
+        rows.append(
+            _target(
+                f"memory per user, contacts included ({_users_label(biggest['users'])}, OS peak)",
+                bpu,
+                "B",
+                "<= 150 B",
+                150 / bpu if bpu and bpu > 0 else None,
+                j,
+            )
+        )
+        rows.append(
+            _target(
+                "memory per user held by the arrays (columns + contacts)",
+                biggest["population_bytes_per_user"],
+                "B",
+                "",
+                None,
+                j,
+            )
+        )
+    ref_big = max(
+        (r for r in summary if r["impl"] == "reference" and r["completed"]),
+        key=lambda r: r["users"],
+        default=None,
+    )
+    if ref_big:
+        rows.append(
+            _target(
+                f"memory per user, per-object Mesa ({_users_label(ref_big['users'])}, OS peak)",
+                ref_big["bytes_per_user"],
+                "B",
+                "",
+                None,
+                j,
+            )
+        )
+    return rows
+
+
+# ----------------------------------------------------------------- output
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "x":
+        return f"{value:.1f}x"
+    if unit == "B":
+        return f"{value:.0f} B"
+    if unit == "GB":
+        return f"{value:.2f} GB"
+    if unit == "s":
+        return f"{value:.2f} s"
+    return f"{value:g} {unit}"
+
+
+def format_targets(rows: list[dict[str, Any]]) -> str:
+    head = f"{'figure':<62} {'value':>10} {'target':>9} {'ratio':>6}  status"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"
+        lines.append(
+            f"{r['figure']:<62} {_fmt(r['value'], r['unit']):>10} {r['target'] or '-':>9} "
+            f"{ratio:>6}  {r['status']}"
+        )
+    return "\n".join(lines)
+
+
+def format_cases(summary: list[dict[str, Any]]) -> str:
+    head = (
+        f"{'implementation':<12} {'users':>11} {'reps':>5} {'build s':>9} {'ms/quarter':>11} "
+        f"{'run s':>8} {'peak MB':>9} {'B/user':>8}"
+    )
+    lines = [head, "-" * len(head)]
+    for r in summary:
+        if not r["completed"]:
+            lines.append(f"{r['impl']:<12} {r['users']:>11,} failed: {'; '.join(r['errors'])}")
+            continue
+        lines.append(
+            f"{r['impl']:<12} {r['users']:>11,} {r['completed']:>5} {r['init_s']:>9.3f} "
+            f"{1e3 * r['quarter_s']:>11.2f} {r['run_s']:>8.2f} "
+            f"{r['peak_rss_bytes'] / 1e6:>9.0f} {r['bytes_per_user']:>8.0f}"
+        )
+    return "\n".join(lines)
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    from experiments.runs import versions
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        ram = None
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ram_bytes": ram,
+        "system": f"{platform.system()} {platform.release()}",
+        "versions": versions(),
+        "thread_env": THREAD_ENV,
+        "inherited_env": {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_")},
+    }
+
+
+def scaling_figure(summary: list[dict[str, Any]], title: str = ""):
+    """Log-log: time per quarter and memory against users, both implementations."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    ax_t, ax_m = fig.subplots(1, 2)
+    styles = {"vectorised": ("C0", "o"), "reference": ("C3", "s")}
+    labels = {"vectorised": "vectorised (numpy columns)", "reference": "per-object Mesa agents"}
+    for impl, (color, marker) in styles.items():
+        rows = [r for r in summary if r["impl"] == impl and r["completed"]]
+        if not rows:
+            continue
+        n = [r["users"] for r in rows]
+        ax_t.plot(n, [r["quarter_s"] for r in rows], marker=marker, color=color, label=labels[impl])
+        ax_t.plot(
+            n,
+            [r["init_s"] for r in rows],
+            marker=marker,
+            color=color,
+            ls="--",
+            mfc="none",
+            label=f"{labels[impl]}: build",
+        )
+        ax_m.plot(
+            n,
+            [r["peak_rss_bytes"] / 1e6 for r in rows],
+            marker=marker,
+            color=color,
+            label=f"{labels[impl]}: process peak",
+        )
+        ax_m.plot(
+            n,
+            [max(r["bytes_per_user"] * r["users"], 1) / 1e6 for r in rows],
+            marker=marker,
+            color=color,
+            ls="--",
+            mfc="none",
+            label=f"{labels[impl]}: growth over start",
+        )
+    for ax in (ax_t, ax_m):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("users")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize="small")
+    ax_t.set_ylabel("seconds (solid: per quarter, dashed: build)")
+    ax_m.set_ylabel("memory, MB (OS-measured)")
+    ax_t.set_title("time")
+    ax_m.set_title("memory")
+    if title:
+        fig.suptitle(title, fontsize="medium")
+    return fig
+
+
+def _write_atomic(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _check_writable(path: Path, flag: str) -> None:
+    if path.exists() and path.is_dir():
+        raise OSError(f"{flag} {str(path)!r}: is a folder, give a file name")
+    probe = path.parent
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise OSError(f"{flag} {str(path)!r}: {str(probe)!r} is not writable")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise OSError(f"{flag} {str(path)!r}: the file is not writable")
+
+
+def run_bench(
+    plan: Plan,
+    out: Path,
+    figure: Path | None,
+    progress=print,
+) -> dict[str, Any]:
+    """Run the plan, print the tables, write JSON and the figure; return the result."""
+    records = []
+    started = time.time()
+    for rep in range(max(n for _, _, n in plan.cases)):
+        for impl, users, reps in plan.cases:
+            if rep >= reps:
+                continue
+            progress(f"  {impl:<10} {users:>11,} users, repetition {rep + 1}/{reps} ...")
+            r = spawn_case(impl, users, plan.quarters, rep, plan.timeout)
+            if "error" in r:
+                progress(f"    failed: {r['error']}")
+            else:
+                progress(
+                    f"    build {r['init_s']:.2f} s, {1e3 * r['quarter_s']:.2f} ms/quarter, "
+                    f"peak {r['peak_rss_bytes'] / 1e6:.0f} MB"
+                )
+            records.append(r)
+    summary = summarise(records)
+    targets = judge(summary, plan)
+    result = {
+        "mode": plan.name,
+        "quarters": plan.quarters,
+        "repeats": plan.repeats,
+        "scenario": "baseline",
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
+        "seconds": time.time() - started,
+        "machine": machine(),
+        "targets": targets,
+        "cases": summary,
+        "runs": records,
+        "figure": str(figure) if figure else None,
+    }
+    _write_atomic(out, lambda p: p.write_text(json.dumps(result, indent=2)))
+    if figure:
+        m = result["machine"]
+        title = f"{m['cpu']}, {m['cores']} cores; numpy on one thread; {plan.quarters} quarters"
+        fig = scaling_figure(summary, title)
+        _write_atomic(figure, lambda p: fig.savefig(p, dpi=110, format="png"))
+    return result
+
+
+# -------------------------------------------------------------------- CLI
+def _bench(args: argparse.Namespace) -> int:
+    from experiments.cli import UsageError
+
+    if args.repeats is not None and args.repeats < 1:
+        raise UsageError(f"--repeats {args.repeats}: must be at least 1")
+    out = Path(args.out)
+    figure = None if args.no_figure else Path(args.figure or out.with_suffix(".png"))
+    _check_writable(out, "--out")
+    if figure:
+        _check_writable(figure, "--figure")
+    plan = quick_plan(args.repeats or 1) if args.quick else full_plan(args.repeats or 3)
+    m = machine()
+    ram = f"{m['ram_bytes'] / 2**30:.0f} GiB RAM" if m["ram_bytes"] else "RAM unknown"
+    print(
+        f"privmarket bench ({plan.name}): baseline world, {plan.quarters} quarters, "
+        f"numpy pinned to one thread\n  machine: {m['cpu']}, {m['cores']} cores, {ram}"
+    )
+    result = run_bench(plan, out, figure)
+    print()
+    print(format_cases(result["cases"]))
+    print()
+    print(format_targets(result["targets"]))
+    print(f"\n  wrote {out}" + (f" and {figure}" if figure else ""))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="measure speed and memory against the targets, against a per-object Mesa model",
+        description=(
+            "Run the performance cases (vectorised model against a per-object Mesa "
+            "reference at 10k and 100k users, vectorised alone at 1M and 10M), each in "
+            "its own process with numpy on one thread; print a table of figure, value, "
+            "target, ratio and pass/short; write it as JSON and draw the scaling figure. "
+            "The full run takes a few minutes and about 2 GB of memory at its largest."
+        ),
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="a small version that runs in seconds (CI smoke test)"
+    )
+    p.add_argument("--out", metavar="FILE.json", default="out/bench.json", help="JSON results file")
+    p.add_argument(
+        "--figure",
+        metavar="FILE.png",
+        help="scaling figure (default: the --out path with .png)",
+    )
+    p.add_argument("--no-figure", action="store_true", help="do not draw the scaling figure")
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="repetitions per case (default 3, or 1 with --quick); medians are reported",
+    )
+    p.set_defaults(func=_bench)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        sys.exit(_child_main(sys.argv[2:]))
+    from experiments.cli import main
+
+    sys.exit(main(["bench", *sys.argv[1:]]))

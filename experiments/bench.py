@@ -31,6 +31,7 @@ IMPL USERS QUARTERS SEED`` runs one case and prints its JSON record.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -140,8 +141,10 @@ def run_case(impl: str, users: int, quarters: int, seed: int) -> dict[str, Any]:
 
     module, cls_name = IMPLS[impl].split(":")
     cls = getattr(importlib.import_module(module), cls_name)
-    import numpy as np  # noqa: F401  (loaded before the baseline is taken)
-
+    # Warm up (lazy imports, scenario and parameter caches) on a tiny model, so
+    # that the baseline below holds everything but the users.
+    cls(n_users=200, quarters=1, rng=seed).run()
+    gc.collect()
     base_rss = _rss_now()
     t0 = time.perf_counter()
     model = cls(n_users=users, quarters=quarters, rng=seed)
@@ -169,6 +172,7 @@ def run_case(impl: str, users: int, quarters: int, seed: int) -> dict[str, Any]:
         "edges": int(pop.indptr[-1]) if hasattr(pop, "indptr") else None,
         "exposure": model.exposure(),
         "active_vendors": int(sum(v.alive for v in model.vendor_list)),
+        "threads": {k: os.environ.get(k) for k in THREAD_ENV},
     }
 
 

@@ -229,8 +229,12 @@ class ReferenceMarketModel(MarketModel):
         )
         self.datacollector.collect(self)
 
+    #: What users see each quarter; a subclass may swap it (the equivalence tests
+    #: use that to check that a wrong rule is caught).
+    figures_class: type[QuarterFigures] = QuarterFigures
+
     def _users_choose(self) -> None:
-        figures = QuarterFigures(self)
+        figures = self.figures_class(self)
         forced = figures.forced
         hazard = self.params.hazard
         draw = self.random.random

@@ -20,7 +20,6 @@ def LivePage():
     """The live run: settings in the sidebar, Reset/Play/Step, figures, world view and events."""
     model = state.ensure_model()
     solara.Title("privmarket: live run")
-    solara.Style(WORLD_CSS)
     SolaraViz(
         state.model,
         components=[],  # the views are laid out below, in one component (see LiveViews)
@@ -47,7 +46,11 @@ def Layout(children=[]):  # noqa: B006 (Solara's layout signature)
         with solara.AppBar(), solara.lab.Tabs(value=index, on_value=go, align="center"):
             for r in routes:
                 solara.lab.Tab(r.label)
-        solara.Column(children=children, style={"padding": "0"})
+        # One content child: AppLayout would take a second one for its sidebar.
+        with solara.Column(style={"padding": "0"}):
+            solara.Style(WORLD_CSS)
+            for child in children:
+                solara.display(child)
     return main
 
 

@@ -13,7 +13,7 @@ import os
 import socket
 from pathlib import Path
 
-from dashboard import ENV_PLAY_INTERVAL, ENV_RENDER_INTERVAL, ENV_RESULTS_ROOT
+from dashboard import ENV_PLAY_INTERVAL, ENV_RENDER_INTERVAL, ENV_RESULTS_LABEL, ENV_RESULTS_ROOT
 
 APP_PATH = Path(__file__).with_name("app.py")
 
@@ -58,10 +58,13 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def server_env(results_root: Path, render_interval: int, play_interval: int) -> dict[str, str]:
+def server_env(
+    results_root: Path, render_interval: int, play_interval: int, label: str = ""
+) -> dict[str, str]:
     """Environment for the server: where results live, intervals, and Solara kept offline."""
     return {
         ENV_RESULTS_ROOT: str(results_root),
+        ENV_RESULTS_LABEL: label or str(results_root),
         ENV_RENDER_INTERVAL: str(render_interval),
         ENV_PLAY_INTERVAL: str(play_interval),
         # No usage telemetry (it would call out to the internet).
@@ -101,10 +104,11 @@ def _dashboard(args: argparse.Namespace) -> int:
     port = args.port if args.port else free_port(host if is_loopback(host) else "0.0.0.0")
     check_port(host, port)
 
-    os.environ.update(server_env(root, args.render_interval, args.play_interval))
+    label = args.results_root or "the current directory"
+    os.environ.update(server_env(root, args.render_interval, args.play_interval, label))
     shown = f"[{host}]" if ":" in host else host
     print(f"privmarket dashboard: open http://{shown}:{port}/ in your browser (Ctrl-C stops it)")
-    print(f"  sweep explorer results root: {root}")
+    print(f"  the sweep explorer opens results below: {root}")
     if not is_loopback(host):
         print(
             f"  note: listening on {host}, so other machines that can reach this one can use "

@@ -22,7 +22,14 @@ from dashboard.figures import (
     world_html,
     world_state,
 )
-from dashboard.live import MAX_USERS, MIN_USERS, LiveSettings, check, strategies
+from dashboard.live import (
+    MAX_USERS,
+    MIN_USERS,
+    LiveSettings,
+    check,
+    compare_outcomes,
+    strategies,
+)
 from sim.scenarios import get_scenario, list_scenarios
 
 ALL_COUNTRIES = "All countries"
@@ -54,6 +61,20 @@ def StatusView(model, quarter: int):
         settings = getattr(model, "settings", None)
         if settings is not None and settings.source:
             solara.Text(f"Rerun of {settings.source} (seed {model.seed}).", classes=["pm-source"])
+            if settings.expected and model.quarter == model.params.quarters:
+                diff = compare_outcomes(model.summary(), dict(settings.expected))
+                if diff:
+                    solara.Warning(
+                        "This rerun differs from the stored run (has the model changed since "
+                        "the sweep?): " + "; ".join(diff[:6]),
+                        classes=["pm-reproduced"],
+                    )
+                else:
+                    solara.Success(
+                        f"Reproduced: all {len(settings.expected)} stored outcomes of this run "
+                        "are matched exactly.",
+                        classes=["pm-reproduced"],
+                    )
         if notice:
             solara.Error(notice, classes=["pm-notice"])
         solara.HTML(tag="div", unsafe_innerHTML=vendors_html(vendor_rows(model)))
@@ -106,6 +127,29 @@ def _mean(xs) -> float:
     return float(sum(xs) / len(xs)) if xs else 0.0
 
 
+def snap(value: float, low: float, high: float, step: float) -> float:
+    """``value`` on the slider's grid, as the browser's slider will show it."""
+    return round(min(max(round((value - low) / step) * step + low, low), high), 10)
+
+
+def slider(label: str, value: float, low: float, high: float, step: float, on_change) -> None:
+    """A float slider showing ``value`` in its label.
+
+    The browser's slider snaps a value that is off its grid (a scenario's 0.93,
+    or the mean of several countries) and reports the snapped value as a
+    change. Only a move away from the shown position counts as the user's.
+    """
+    shown = snap(value, low, high, step)
+
+    def changed(v: float) -> None:
+        if abs(float(v) - shown) > 1e-9:
+            on_change(float(v))
+
+    solara.SliderFloat(
+        f"{label}: {value:.2f}", value=shown, min=low, max=high, step=step, on_value=changed
+    )
+
+
 @solara.component
 def SettingsSidebar():
     """The settings panel, placed in the sidebar below Mesa's controls.
@@ -131,7 +175,7 @@ def SettingsPanel():
         country = ALL_COUNTRIES
 
     def update(new: LiveSettings) -> None:
-        state.settings.value = new
+        state.settings.value = state.settings.value.edited(new)
 
     def pick_scenario(name: str) -> None:
         try:
@@ -172,13 +216,13 @@ def SettingsPanel():
 
         solara.Markdown("**Vendors**: privacy stance (1 = cannot read users' traffic)")
         for i, name in enumerate(s.vendor_names):
-            solara.SliderFloat(
-                f"{name} privacy stance: {s.stances[i]:.2f}",
-                value=s.stances[i],
-                min=0.0,
-                max=1.0,
-                step=0.05,
-                on_value=lambda v, n=name: update(state.settings.value.with_stance(n, v)),
+            slider(
+                f"{name} privacy stance",
+                s.stances[i],
+                0.0,
+                1.0,
+                0.05,
+                lambda v, n=name: update(state.settings.value.with_stance(n, v)),
             )
             solara.Select(
                 label=f"{name} strategy",
@@ -202,21 +246,21 @@ def SettingsPanel():
         else:
             j = s.country_names.index(target)
             app, law = s.appetite[j], s.rule_of_law[j]
-        solara.SliderFloat(
-            f"Surveillance appetite: {app:.2f}",
-            value=round(app, 2),
-            min=0.0,
-            max=1.0,
-            step=0.05,
-            on_value=lambda v: update(state.settings.value.with_country(target, appetite=v)),
+        slider(
+            "Surveillance appetite",
+            app,
+            0.0,
+            1.0,
+            0.05,
+            lambda v: update(state.settings.value.with_country(target, appetite=v)),
         )
-        solara.SliderFloat(
-            f"Rule of law: {law:.2f}",
-            value=round(law, 2),
-            min=0.0,
-            max=1.0,
-            step=0.05,
-            on_value=lambda v: update(state.settings.value.with_country(target, rule_of_law=v)),
+        slider(
+            "Rule of law",
+            law,
+            0.0,
+            1.0,
+            0.05,
+            lambda v: update(state.settings.value.with_country(target, rule_of_law=v)),
         )
         if target is None:
             solara.Text(
@@ -225,26 +269,26 @@ def SettingsPanel():
             )
 
         solara.Markdown("**Users**")
-        solara.SliderFloat(
-            f"Privacy salience: {s.privacy_salience:.1f}",
-            value=s.privacy_salience,
-            min=0.0,
-            max=3.0,
-            step=0.1,
-            on_value=lambda v: update(state.settings.value.replace(privacy_salience=float(v))),
+        slider(
+            "Privacy salience",
+            s.privacy_salience,
+            0.0,
+            5.0,
+            0.1,
+            lambda v: update(state.settings.value.replace(privacy_salience=v)),
         )
         with solara.Details("More parameters"):
             for k, seg in enumerate(("consumer", "enterprise", "government")):
-                solara.SliderFloat(
-                    f"Privacy sensitivity, {seg}: {s.privacy_sensitivity[k]:.1f}",
-                    value=s.privacy_sensitivity[k],
-                    min=0.0,
-                    max=6.0,
-                    step=0.1,
-                    on_value=lambda v, k=k: update(
+                slider(
+                    f"Privacy sensitivity, {seg}",
+                    s.privacy_sensitivity[k],
+                    0.0,
+                    6.0,
+                    0.1,
+                    lambda v, k=k: update(
                         state.settings.value.replace(
                             privacy_sensitivity=tuple(
-                                float(v) if i == k else x
+                                v if i == k else x
                                 for i, x in enumerate(state.settings.value.privacy_sensitivity)
                             )
                         )

@@ -410,7 +410,7 @@ def world_html(countries: Sequence[dict[str, Any]]) -> str:
         for v in c["vendors"]:
             st = v["status"]
             col = vendor_color(v["index"])
-            mark = {"access": "&#128275;", "partial": "&#128275;", "banned": "&#10005;"}.get(st, "")
+            mark = {"access": "&#9679;", "partial": "&#9680;", "banned": "&#10005;"}.get(st, "")
             extra = " (feature withdrawn)" if v["withdrawn"] else ""
             tip = f"{v['name']}: {_STATUS_TEXT[st]}{extra}"
             if v["access"]:
@@ -436,14 +436,24 @@ def world_html(countries: Sequence[dict[str, Any]]) -> str:
             f'<div class="pm-bar">{bar}</div>'
             f'<div class="pm-badges">{"".join(badges)}</div></div>'
         )
+
+    def sample(status: str, text: str) -> str:
+        return f'<span class="pm-badge pm-{status}" style="--c:#5b7fa6">{text}</span>'
+
     legend = (
-        '<div class="pm-legend">Tile colour: share of users the government can read. '
-        'Bar: local installed share. Badges: <span class="pm-badge pm-present" style="--c:#777">'
-        'present</span> <span class="pm-badge pm-partial" style="--c:#777">partial &#128275;</span> '
-        '<span class="pm-badge pm-access" style="--c:#777">access &#128275;</span> '
-        '<span class="pm-badge pm-banned" style="--c:#777">banned &#10005;</span> '
-        '<span class="pm-badge pm-exited" style="--c:#777">left</span> '
-        '<span class="pm-badge pm-failed" style="--c:#777">failed</span></div>'
+        '<div class="pm-legend">Tile colour: share of users the government can read; '
+        "bar: local installed shares. "
+        + " ".join(
+            [
+                sample("present", "present"),
+                sample("partial", "partial access &#9680;"),
+                sample("access", "full access &#9679;"),
+                sample("banned", "banned &#10005;"),
+                sample("exited", "left"),
+                sample("failed", "failed"),
+            ]
+        )
+        + "</div>"
     )
     return f'<div class="pm-world">{"".join(tiles)}</div>{legend}'
 
@@ -459,9 +469,9 @@ WORLD_CSS = """
 .pm-badge { border-radius: 9px; padding: 0 6px; font-size: 11px; line-height: 17px;
   border: 1.5px solid var(--c); white-space: nowrap; }
 .pm-present { background: var(--c); color: #fff; }
-.pm-partial { background: repeating-linear-gradient(45deg, var(--c), var(--c) 4px, #fff 4px, #fff 7px);
-  color: #000; font-weight: 600; }
-.pm-access { background: #fff; color: #000; border: 2px dashed var(--c); font-weight: 600; }
+.pm-partial { background: color-mix(in srgb, var(--c) 35%, white); color: #111;
+  border-style: dashed; }
+.pm-access { background: #fff; color: #111; border: 2px dashed var(--c); font-weight: 600; }
 .pm-banned { background: #fff; color: #d62728; border-color: #d62728; text-decoration: line-through; }
 .pm-exited { background: #fff; color: #888; border-style: dotted; }
 .pm-failed { background: #eee; color: #999; border-color: #bbb; text-decoration: line-through; }
@@ -487,7 +497,10 @@ WORLD_CSS = """
 /* Mesa's "Model Parameters" card stays empty (the settings are in their own card): hide it. */
 .v-card:has(> .v-card__text > .v-sheet:empty) { display: none; }
 .pm-figure { padding: 4px; }
-.pm-vendors td:first-child { white-space: nowrap; }
+.pm-vendors td { white-space: nowrap; }
+.pm-status-view { overflow-x: auto; }
+.pm-gone td { color: #999; }
+.pm-left { font-size: 11px; }
 """
 
 
@@ -617,25 +630,33 @@ def vendor_rows(model: Any) -> list[dict[str, Any]]:
     return rows
 
 
+_STRATEGY_SHORT = {"expected_value": "exp. value"}
+
+
 def vendors_html(rows: Sequence[dict[str, Any]]) -> str:
+    """The vendor table: settings, shares, money, trust, and where each sells."""
     e = html.escape
     head = (
         "<tr><th>vendor</th><th>stance</th><th>strategy</th><th>installed</th><th>sales</th>"
-        "<th>cash $bn</th><th>profit $M</th><th>trust</th><th>countries</th><th>status</th></tr>"
+        "<th>cash $bn</th><th>profit $M</th><th>trust</th>"
+        '<th title="countries where it sells / is banned / gives the government access">'
+        "sells &middot; banned &middot; access</th></tr>"
     )
-    body = "".join(
-        f'<tr data-vendor="{e(r["name"])}"><td><span class="pm-swatch" '
-        f'style="background:{vendor_color(r["index"])}"></span>{e(r["name"])}</td>'
-        f'<td class="pm-stance">{r["stance"]:.2f}</td><td>{e(r["strategy"].replace("_", " "))}</td>'
-        f"<td>{100 * r['installed_share']:.1f}%</td><td>{100 * r['sales_share']:.1f}%</td>"
-        f"<td>{r['cash'] / 1000:.2f}</td><td>{r['profit']:.0f}</td><td>{r['trust']:.2f}</td>"
-        f'<td title="served / banned / granting access">{r["served"]}/{r["countries"]}'
-        f"{' &middot; ' + str(r['banned']) + ' banned' if r['banned'] else ''}"
-        f"{' &middot; ' + str(r['access']) + ' access' if r['access'] else ''}</td>"
-        f"<td>{e(r['status'])}</td></tr>"
-        for r in rows
-    )
-    return f'<table class="pm-vendors">{head}{body}</table>'
+    body = []
+    for r in rows:
+        left = r["status"] != "active"
+        name = e(r["name"]) + (f' <span class="pm-left">({e(r["status"])})</span>' if left else "")
+        strategy = _STRATEGY_SHORT.get(r["strategy"], r["strategy"].replace("_", " "))
+        body.append(
+            f'<tr data-vendor="{e(r["name"])}"{' class="pm-gone"' if left else ""}>'
+            f'<td><span class="pm-swatch" style="background:{vendor_color(r["index"])}"></span>'
+            f'{name}</td><td class="pm-stance">{r["stance"]:.2f}</td><td>{e(strategy)}</td>'
+            f"<td>{100 * r['installed_share']:.1f}%</td><td>{100 * r['sales_share']:.1f}%</td>"
+            f"<td>{r['cash'] / 1000:.2f}</td><td>{r['profit']:.0f}</td><td>{r['trust']:.2f}</td>"
+            f"<td>{r['served']}/{r['countries']} &middot; {r['banned']} &middot; {r['access']}</td>"
+            "</tr>"
+        )
+    return f'<table class="pm-vendors">{head}{"".join(body)}</table>'
 
 
 def status_line(model: Any) -> str:

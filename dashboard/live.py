@@ -62,6 +62,9 @@ class LiveSettings:
     base: tuple[tuple[str, Any], ...] = ()
     #: Where these settings came from, shown on the page (e.g. "sweep run 12 of ...").
     source: str = ""
+    #: The stored end-of-run outcomes of that run (``model.summary()`` keys), to compare
+    #: with the live run when it reaches the same quarter.
+    expected: tuple[tuple[str, Any], ...] = ()
 
     # --- construction -----------------------------------------------------
     @classmethod
@@ -97,13 +100,27 @@ class LiveSettings:
 
     @classmethod
     def for_run(
-        cls, scenario: str, values: Mapping[str, Any], seed: int, source: str = ""
+        cls,
+        scenario: str,
+        values: Mapping[str, Any],
+        seed: int,
+        source: str = "",
+        expected: Mapping[str, Any] | None = None,
     ) -> LiveSettings:
         """Settings that rerun a stored run: its scenario, its parameter values, its seed."""
         params = get_scenario(scenario).params
         if values:
             params = params.with_updates(dict(values))
-        return cls.from_params(scenario, params, seed, base=values, source=source)
+        return cls.from_params(scenario, params, seed, base=values, source=source).replace(
+            expected=tuple(sorted((expected or {}).items()))
+        )
+
+    def edited(self, new: LiveSettings) -> LiveSettings:
+        """``new`` as an edit of these settings: a rerun that was changed stops claiming
+        to reproduce its stored outcomes."""
+        if new == self or not self.expected:
+            return new
+        return new.replace(expected=(), source=f"{self.source}, with changed settings")
 
     def replace(self, **changes: Any) -> LiveSettings:
         return dataclasses.replace(self, **changes)
@@ -163,8 +180,8 @@ def parse_seed(text: str | int) -> int:
     if not _INT.match(s):
         raise ParameterError(f"seed {s!r} is not a whole number; type e.g. 0 or 42")
     value = int(s.replace("_", "").replace(",", ""))
-    if value < 0 or value >= 2**63:
-        raise ParameterError(f"seed {value} is out of range; allowed 0 to 2**63 - 1")
+    if value < 0 or value >= 2**64:
+        raise ParameterError(f"seed {value} is out of range; allowed 0 to 2**64 - 1")
     return value
 
 
@@ -251,6 +268,24 @@ def resolve(settings: LiveSettings) -> tuple[Params, int]:
             f"n_users {params.n_users:,} is out of range; the dashboard allows at most {MAX_USERS:,}"
         )
     return params, seed
+
+
+def compare_outcomes(
+    summary: Mapping[str, Any], expected: Mapping[str, Any], rel: float = 1e-9
+) -> list[str]:
+    """The outcomes of ``summary`` that differ from ``expected`` (as readable lines)."""
+    out = []
+    for key, want in expected.items():
+        if key not in summary:
+            continue
+        got = summary[key]
+        if isinstance(want, float) and isinstance(got, int | float) and not isinstance(got, bool):
+            same = got == want or abs(got - want) <= rel * max(abs(got), abs(want))
+        else:
+            same = got == want
+        if not same:
+            out.append(f"{key}: stored {want!r}, now {got!r}")
+    return out
 
 
 def check(settings: LiveSettings) -> str | None:

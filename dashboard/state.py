@@ -18,7 +18,7 @@ from pathlib import Path
 
 import solara
 
-from dashboard import ENV_PLAY_INTERVAL, ENV_RENDER_INTERVAL, ENV_RESULTS_ROOT
+from dashboard import ENV_PLAY_INTERVAL, ENV_RENDER_INTERVAL, ENV_RESULTS_LABEL, ENV_RESULTS_ROOT
 from dashboard.live import LiveModel, LiveSettings
 
 #: This session's settings (what the controls show; applied on Reset).
@@ -29,6 +29,8 @@ last_good: solara.Reactive[LiveSettings | None] = solara.reactive(None)
 model: solara.Reactive[LiveModel | None] = solara.reactive(None)
 #: Message about the last rebuild (invalid settings that were not applied), or ``None``.
 notice: solara.Reactive[str | None] = solara.reactive(None)
+#: The results folder this session has open in the sweep explorer.
+explorer_path: solara.Reactive[str | None] = solara.reactive(None)
 
 
 def report(message: str | None) -> None:
@@ -86,3 +88,18 @@ def results_root() -> Path:
     """The directory below which the sweep explorer may open results."""
     raw = os.environ.get(ENV_RESULTS_ROOT, "").strip()
     return Path(raw or os.getcwd()).expanduser().resolve()
+
+
+def results_root_label() -> str:
+    """The results root as the user named it (``--results-root``), for display."""
+    label = os.environ.get(ENV_RESULTS_LABEL, "").strip()
+    if label:
+        return label
+    root = results_root()
+    cwd = Path(os.getcwd()).resolve()
+    if root == cwd:
+        return "the current directory"
+    if root.is_relative_to(cwd):
+        return str(root.relative_to(cwd))
+    home = Path.home().resolve()
+    return "~/" + str(root.relative_to(home)) if root.is_relative_to(home) else str(root)

@@ -139,6 +139,23 @@ def test_government_sliders_set_one_country_or_all():
     assert east.rule_of_law == 0.05 and east.appetite == 0.9
 
 
+def test_slider_snapping_in_the_browser_is_not_a_change():
+    """A browser slider snaps an off-grid value (the mean appetite, 0.49...) to its grid
+    and reports that; the settings must not change because of it."""
+    from dashboard.components import snap
+
+    rc = render()
+    before = state.settings.value
+    mean = sum(before.appetite) / len(before.appetite)
+    widget = slider(rc, "Surveillance appetite")
+    assert widget.v_model == snap(mean, 0, 1, 0.05)
+    widget.v_model = snap(mean, 0, 1, 0.05) + 1e-12  # what a browser may report on mount
+    assert state.settings.value == before
+    assert "press Reset" not in alerts(rc)
+    widget.v_model = 0.25  # a real move
+    assert set(state.settings.value.appetite) == {0.25}
+
+
 def test_invalid_seed_shows_message_and_page_keeps_working():
     rc = render()
     commit(text_field(rc, "Seed"), "abc")

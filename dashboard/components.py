@@ -33,6 +33,8 @@ from dashboard.live import (
 from sim.scenarios import get_scenario, list_scenarios
 
 ALL_COUNTRIES = "All countries"
+#: Above this model time per quarter the page suggests a render interval.
+SLOW_STEP_MS = 200
 
 
 # ------------------------------------------------------------------ views
@@ -78,6 +80,14 @@ def StatusView(model, quarter: int):
         if notice:
             solara.Error(notice, classes=["pm-notice"])
         solara.HTML(tag="div", unsafe_innerHTML=vendors_html(vendor_rows(model)))
+        step_ms = 1000 * getattr(model, "step_seconds", 0.0)
+        if step_ms > SLOW_STEP_MS:
+            solara.Info(
+                f"The last quarter took {step_ms:,.0f} ms to compute at "
+                f"{model.params.n_users:,} users: raise Render Interval (Controls) to redraw "
+                "every few quarters while playing, or use fewer users.",
+                classes=["pm-slow"],
+            )
 
 
 @solara.component

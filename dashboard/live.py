@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -344,6 +345,7 @@ class LiveModel(MarketModel):
                 f"({used.scenario}, seed {seed}, {params.n_users:,} users)."
             )
         super().__init__(params, rng=seed)
+        self.step_seconds = 0.0  # wall time of the last step (shown on the page)
         self.scenario_name = used.scenario
         self.seed = seed
         self.settings = used
@@ -354,7 +356,9 @@ class LiveModel(MarketModel):
 
     def step(self) -> None:
         """One quarter; the run stops at the scenario's horizon (``params.quarters``)."""
+        t0 = time.perf_counter()
         super().step()
+        self.step_seconds = time.perf_counter() - t0
         if self.quarter >= self.params.quarters:
             self.running = False
 

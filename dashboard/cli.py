@@ -8,6 +8,7 @@ opened, no version check and no usage telemetry, so it works offline) on
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import os
 import socket
@@ -119,10 +120,9 @@ def _dashboard(args: argparse.Namespace) -> int:
     from solara.__main__ import cli as solara_cli
 
     solara.server.settings.telemetry.mixpanel_enable = False
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how it is meant to stop
         solara_cli.main(args=solara_args(host, port), prog_name="solara", standalone_mode=False)
-    except KeyboardInterrupt:
-        print("privmarket dashboard: stopped")
+    print("privmarket dashboard: stopped")
     return 0
 
 

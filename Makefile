@@ -1,11 +1,12 @@
 # privmarket: the two set-up commands of the README, and a few helpers.
 #   make run    install, then run the main job on the embedded default
 #   make test   install with the test tools, then run lint and the whole test suite
+#   make dashboard  install, then serve the browser dashboard (prints the address to open)
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run dashboard test lint format bench clean
 
 $(STAMP): pyproject.toml
 	@py=$$(scripts/find-python.sh) || exit 1; \
@@ -18,6 +19,9 @@ install: $(STAMP)
 
 run: install
 	$(VENV)/bin/privmarket run baseline --out out/baseline
+
+dashboard: install
+	$(VENV)/bin/privmarket dashboard
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -15,6 +15,7 @@ from experiments.bench import (
     format_targets,
     full_plan,
     judge,
+    paired_ratio,
     quick_plan,
     spawn_case,
     summarise,
@@ -108,6 +109,7 @@ def _case(impl, users, init, quarter, peak, per_user, pop_bytes=63.0):
         "init_s": init,
         "run_s": quarter * 40,
         "quarter_s": quarter,
+        "user_side_quarter_s": quarter * 0.8,
         "peak_rss_bytes": peak,
         "max_peak_rss_bytes": peak,
         "bytes_per_user": per_user,
@@ -148,3 +150,20 @@ def test_judging_marks_pass_and_short_against_the_targets():
     crashed[5].update(completed=0, max_peak_rss_bytes=None, bytes_per_user=None)
     rows = {r["figure"]: r for r in judge(crashed, full_plan())}
     assert rows["10M users x 40 quarters completes, peak memory"]["status"] == "short"
+
+
+def test_speed_ups_are_medians_of_back_to_back_pairs():
+    def run(impl, seed, q):
+        return {"impl": impl, "users": 1000, "seed": seed, "quarter_s": q}
+
+    records = [
+        run("vectorised", 0, 1.0),
+        run("reference", 0, 30.0),  # 30x
+        run("vectorised", 1, 3.0),  # a burst of load hit this pair ...
+        run("reference", 1, 60.0),  # ... 20x
+        run("vectorised", 2, 1.0),
+        run("reference", 2, 40.0),  # 40x
+        {"impl": "reference", "users": 1000, "seed": 3, "error": "timed out"},
+    ]
+    assert paired_ratio(records, 1000) == pytest.approx(30.0)
+    assert paired_ratio(records, 5) is None

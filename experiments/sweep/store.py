@@ -1,0 +1,434 @@
+"""Sweep results on disk: a manifest plus Parquet chunks, written atomically; and the loaders.
+
+Layout of a results folder::
+
+    DIR/manifest.json                       experiment, design, seeds, versions, times, status
+    DIR/chunks/runs-SSSS-CCCCCC.parquet     one row per run (a chunk of runs)
+    DIR/chunks/series-SSSS-CCCCCC.parquet   per-quarter rows of the same runs (if kept)
+
+``SSSS`` numbers the session (each ``privmarket sweep`` invocation on the
+folder) and ``CCCCCC`` the chunk within it. Every file is written to a hidden
+temporary name and moved into place with :func:`os.replace`, so a killed
+runner never leaves a half-written chunk or manifest. The runs chunk is the
+commit point: a series chunk counts only if its runs chunk exists, and a run
+is done when a runs chunk holds it. When a run appears in several chunks (a
+failed run retried with ``--retry-failed``), the latest chunk wins.
+
+Public loaders (the dashboard and notebooks use these):
+
+* :func:`load_results` -- one row per run: ``run``, ``seed``, ``replicate``,
+  ``point``, ``status``, ``error``, ``wall_seconds``, ``param.<path>`` per
+  varied parameter, ``out.<outcome>`` per key of ``model.summary()``.
+* :func:`load_series` -- per-quarter rows with ``run``, ``point``,
+  ``replicate``, ``quarter`` and the kept columns (empty if none were kept).
+* :func:`load_manifest` -- the manifest as a dict.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from experiments.sweep.worker import ROW_COLUMNS
+
+if TYPE_CHECKING:
+    from experiments.sweep.spec import Experiment
+
+FORMAT = "privmarket-sweep/1"
+MANIFEST = "manifest.json"
+CHUNKS = "chunks"
+_CHUNK_RE = re.compile(r"^(runs|series)-(\d{4,})-(\d{6,})\.parquet$")
+
+
+class SweepDirError(OSError):
+    """The results folder cannot be used for this experiment (the message says why)."""
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# ----------------------------------------------------------- atomic files
+def _atomic_write(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        write(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    _atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=1, default=str)))
+
+
+# --------------------------------------------------------------- columns
+def _column(values: list[Any]) -> pa.Array:
+    """A typed Arrow column from Python values (so every chunk types a column alike)."""
+    present = [v for v in values if v is not None]
+    if not present:
+        return pa.nulls(len(values))
+    if all(isinstance(v, bool) for v in present):
+        return pa.array(values, type=pa.bool_())
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+        return pa.array(values, type=pa.int64())
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
+        return pa.array([None if v is None else float(v) for v in values], type=pa.float64())
+    if all(isinstance(v, str) for v in present):
+        return pa.array(values, type=pa.string())
+    # lists (e.g. a varied price triple) and anything else: as JSON text
+    return pa.array(
+        [None if v is None else json.dumps(v, default=str) for v in values], type=pa.string()
+    )
+
+
+def rows_to_table(rows: list[dict[str, Any]], param_names: list[str]) -> pa.Table:
+    """Run rows as an Arrow table in the standard column order."""
+    cols = list(ROW_COLUMNS) + [f"param.{p}" for p in param_names]
+    seen = set(cols)
+    for r in rows:
+        for k in r:
+            if k not in seen:
+                seen.add(k)
+                cols.append(k)
+    return pa.table({c: _column([r.get(c) for r in rows]) for c in cols})
+
+
+def _to_pandas(table: pa.Table) -> pd.DataFrame:
+    """Arrow to pandas: ints and bools with gaps become nullable, not float/object."""
+    out = {}
+    for name in table.column_names:
+        col = table.column(name)
+        t = col.type
+        if name in ("status", "error"):
+            out[name] = pd.Series(col.to_pylist(), dtype="str")
+        elif pa.types.is_null(t):
+            out[name] = (
+                pd.Series([float("nan")] * len(col), dtype="float64")
+                if name.startswith("out.")
+                else pd.Series([None] * len(col), dtype=object)
+            )
+        elif pa.types.is_integer(t) and col.null_count:
+            out[name] = pd.Series(col.to_pylist(), dtype="Int64")
+        elif pa.types.is_boolean(t) and col.null_count:
+            out[name] = pd.Series(col.to_pylist(), dtype="boolean")
+        else:
+            out[name] = col.to_pandas()
+    return pd.DataFrame(out, index=pd.RangeIndex(table.num_rows))
+
+
+# -------------------------------------------------------------- the store
+def _chunk_files(folder: Path, kind: str) -> list[tuple[int, int, Path]]:
+    d = folder / CHUNKS
+    if not d.is_dir():
+        return []
+    found = []
+    for p in d.iterdir():
+        m = _CHUNK_RE.match(p.name)
+        if m and m.group(1) == kind:
+            found.append((int(m.group(2)), int(m.group(3)), p))
+    return sorted(found)
+
+
+def is_sweep_dir(path: str | os.PathLike) -> bool:
+    return (Path(path) / MANIFEST).is_file()
+
+
+class ResultStore:
+    """Writes one sweep's results folder; see the module docstring for the layout."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self.manifest: dict[str, Any] | None = None
+        self.session = 0
+        self._seq = 0
+
+    # -- before anything is written
+    @classmethod
+    def prepare(cls, path: str | os.PathLike, exp: Experiment) -> ResultStore:
+        """Check that ``path`` can hold ``exp``'s results; write nothing."""
+        from experiments.runs import check_writable
+
+        store = cls(path)
+        p = store.path
+        check_writable(p)
+        if p.exists():
+            if (p / MANIFEST).is_file():
+                store.manifest = load_manifest(p)
+                store._check_same(exp)
+            elif any(p.iterdir()):
+                raise SweepDirError(
+                    f"{str(p)!r} exists and is not a sweep results folder (no {MANIFEST}); "
+                    "choose another --out"
+                )
+        return store
+
+    def _check_same(self, exp: Experiment) -> None:
+        m = self.manifest or {}
+        fp = m.get("fingerprints", {})
+        if m.get("format") != FORMAT:
+            raise SweepDirError(
+                f"{str(self.path)!r} holds results in format {m.get('format')!r}, "
+                f"not {FORMAT!r}; choose another --out"
+            )
+        if fp.get("experiment") != exp.fingerprint():
+            raise SweepDirError(
+                f"{str(self.path)!r} holds results of a different experiment "
+                f"({m.get('name')!r} from {m.get('experiment_file')!r}); resuming needs the same "
+                "scenario, parameters, design, replicates, quarters, seed and outputs. "
+                "Choose another --out, or delete the folder to start again"
+            )
+        if fp.get("parameters") != exp.params_fingerprint():
+            raise SweepDirError(
+                f"{str(self.path)!r}: the parameters of scenario {exp.scenario!r} have changed "
+                "since this sweep started (the model's defaults were edited), so resumed runs "
+                "would not match; choose another --out"
+            )
+        if fp.get("design") != exp.design_fingerprint():
+            raise SweepDirError(
+                f"{str(self.path)!r}: the design's points differ from the stored ones (a "
+                "different sampler version?), so resumed runs would not match; choose another --out"
+            )
+
+    def recorded(self) -> dict[int, str]:
+        """Status of every run some committed chunk holds (the latest chunk wins)."""
+        out: dict[int, str] = {}
+        for _, _, f in _chunk_files(self.path, "runs"):
+            t = pq.read_table(f, columns=["run", "status"])
+            for r, s in zip(
+                t.column("run").to_pylist(), t.column("status").to_pylist(), strict=True
+            ):
+                out[int(r)] = s
+        return out
+
+    # -- writing
+    def begin(self, exp: Experiment, seeds: list[int], session: dict[str, Any]) -> None:
+        """Create the folder (or reopen it) and record this session in the manifest."""
+        from experiments.runs import versions
+
+        try:
+            (self.path / CHUNKS).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SweepDirError(f"cannot create {str(self.path)!r}: {exc.strerror}") from None
+        for stale in (self.path / CHUNKS).glob(".*.tmp-*"):
+            stale.unlink(missing_ok=True)
+        existing = [s for s, _, _ in _chunk_files(self.path, "runs")]
+        existing += [s for s, _, _ in _chunk_files(self.path, "series")]
+        if self.manifest is None:
+            self.manifest = {
+                "format": FORMAT,
+                "name": exp.name,
+                "description": exp.description,
+                "experiment_file": exp.source,
+                "experiment_text": exp.text,
+                "fingerprints": {
+                    "experiment": exp.fingerprint(),
+                    "parameters": exp.params_fingerprint(),
+                    "design": exp.design_fingerprint(),
+                },
+                "scenario": exp.scenario,
+                "quarters": exp.quarters,
+                "replicates": exp.replicates,
+                "seed": exp.seed,
+                "common_seeds": exp.common_seeds,
+                "fixed": exp.fixed,
+                "parameters": [v.canonical() for v in exp.varied],
+                "design": {
+                    **exp.design.canonical(),
+                    "names": exp.parameter_names,
+                    "points": [[pt.get(n) for n in exp.parameter_names] for pt in exp.points],
+                    "unit": None if exp.unit is None else exp.unit.tolist(),
+                },
+                "series": exp.series,
+                "analysis": exp.analysis,
+                "n_points": exp.n_points,
+                "n_runs": exp.n_runs,
+                "seeds": seeds,
+                "versions": versions(),
+                "started": now_iso(),
+                "finished": None,
+                "sessions": [],
+                "status": ["missing"] * exp.n_runs,
+                "errors": {},
+                "counts": {"ok": 0, "failed": 0, "missing": exp.n_runs},
+            }
+        else:
+            from experiments.runs import versions as v_now
+
+            self.manifest.setdefault("sessions", [])
+            self.manifest["versions_now"] = v_now()
+        self.session = max([len(self.manifest["sessions"]), *existing], default=0) + 1
+        self.manifest["sessions"].append(
+            {"session": self.session, "started": now_iso(), "ended": None, **session}
+        )
+        self._seq = 0
+        _write_json(self.path / MANIFEST, self.manifest)
+
+    def write_chunk(
+        self, rows: list[dict[str, Any]], series: list[pd.DataFrame], params: list[str]
+    ):
+        """Write one chunk of finished runs (series first, then the runs file that commits)."""
+        if not rows:
+            return
+        self._seq += 1
+        stem = f"{self.session:04d}-{self._seq:06d}.parquet"
+        folder = self.path / CHUNKS
+        if series:
+            frame = pd.concat(series, ignore_index=True)
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            _atomic_write(folder / f"series-{stem}", lambda p: pq.write_table(table, p))
+        table = rows_to_table(rows, params)
+        _atomic_write(folder / f"runs-{stem}", lambda p: pq.write_table(table, p))
+
+    def update_status(
+        self, status: dict[int, str], errors: dict[int, str], final: dict[str, Any] | None = None
+    ) -> None:
+        """Refresh the manifest's per-run status (and, with ``final``, close the session)."""
+        m = self.manifest
+        assert m is not None
+        st = m["status"]
+        for r, s in status.items():
+            st[r] = s
+        errs = m.setdefault("errors", {})
+        for r, s in status.items():
+            if s == "failed" and r in errors:
+                errs[str(r)] = errors[r]
+            elif s == "ok":
+                errs.pop(str(r), None)
+        m["counts"] = {k: st.count(k) for k in ("ok", "failed", "missing")}
+        if final is not None:
+            m["sessions"][-1].update(ended=now_iso(), **final)
+            if m["counts"]["missing"] == 0 and not m.get("finished"):
+                m["finished"] = now_iso()
+        _write_json(self.path / MANIFEST, m)
+
+
+def session_info(backend: Any) -> dict[str, Any]:
+    return {
+        "backend": backend.describe(),
+        "workers": backend.workers,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+    }
+
+
+# ---------------------------------------------------------------- loaders
+def load_manifest(path: str | os.PathLike) -> dict[str, Any]:
+    """The manifest of a results folder (``path`` is the folder or its manifest.json)."""
+    p = Path(path)
+    f = p if p.name == MANIFEST and p.is_file() else p / MANIFEST
+    if not f.is_file():
+        raise SweepDirError(f"{str(path)!r} is not a sweep results folder (no {MANIFEST})")
+    try:
+        return json.loads(f.read_text())
+    except json.JSONDecodeError as exc:
+        raise SweepDirError(f"{str(f)!r} is not valid JSON: {exc}") from None
+
+
+def _folder(path: str | os.PathLike) -> Path:
+    p = Path(path)
+    return p.parent if p.name == MANIFEST else p
+
+
+def _committed_runs(folder: Path) -> tuple[pa.Table | None, dict[int, str]]:
+    """All committed run rows (latest chunk per run) and which chunk stem each came from."""
+    tables, stems = [], []
+    for _, _, f in _chunk_files(folder, "runs"):
+        t = pq.read_table(f)
+        stem = f.name.removeprefix("runs-")
+        tables.append(t.append_column("_chunk", pa.array([stem] * t.num_rows, pa.string())))
+        stems.append(stem)
+    if not tables:
+        return None, {}
+    table = pa.concat_tables(tables, promote_options="permissive")
+    runs = table.column("run").to_pylist()
+    chunks = table.column("_chunk").to_pylist()
+    last: dict[int, int] = {}
+    for i, r in enumerate(runs):
+        last[int(r)] = i
+    keep = sorted(last.values(), key=lambda i: runs[i])
+    table = table.take(pa.array(keep, pa.int64()))
+    return table, {int(runs[i]): chunks[i] for i in keep}
+
+
+def load_results(path: str | os.PathLike, include_missing: bool = False) -> pd.DataFrame:
+    """One row per recorded run, sorted by ``run`` (see the module docstring for columns).
+
+    With ``include_missing``, runs not recorded yet appear too, with status
+    ``"missing"`` and their design values, seed, point and replicate.
+    """
+    folder = _folder(path)
+    manifest = load_manifest(folder)
+    names = manifest["design"]["names"]
+    table, _ = _committed_runs(folder)
+    if table is None:
+        df = pd.DataFrame({c: pd.Series(dtype=object) for c in ROW_COLUMNS})
+        for n in names:
+            df[f"param.{n}"] = pd.Series(dtype=object)
+    else:
+        df = _to_pandas(table.drop_columns(["_chunk"]))
+    if include_missing:
+        have = set(df["run"].tolist())
+        reps = manifest["replicates"]
+        extra = []
+        for r in range(manifest["n_runs"]):
+            if r in have:
+                continue
+            row = {
+                "run": r,
+                "point": r // reps,
+                "replicate": r % reps,
+                "seed": manifest["seeds"][r],
+                "status": "missing",
+            }
+            row.update(
+                {
+                    f"param.{n}": v
+                    for n, v in zip(names, manifest["design"]["points"][r // reps], strict=True)
+                }
+            )
+            extra.append(row)
+        if extra:
+            df = pd.concat([df, pd.DataFrame(extra)], ignore_index=True)
+            df = df.sort_values("run", kind="stable").reset_index(drop=True)
+    params = [f"param.{n}" for n in names]
+    first = [c for c in ROW_COLUMNS if c in df.columns] + [c for c in params if c in df.columns]
+    rest = [c for c in df.columns if c not in first]
+    df = df[first + rest]
+    df.attrs["parameters"] = names
+    df.attrs["design"] = manifest["design"]["kind"]
+    return df
+
+
+def load_series(path: str | os.PathLike) -> pd.DataFrame:
+    """Per-quarter rows of every recorded run that kept its series (empty frame if none)."""
+    folder = _folder(path)
+    load_manifest(folder)
+    _, chunk_of = _committed_runs(folder)
+    frames = []
+    for _, _, f in _chunk_files(folder, "series"):
+        stem = f.name.removeprefix("series-")
+        mine = [r for r, s in chunk_of.items() if s == stem]
+        if not mine:
+            continue
+        t = pq.read_table(f)
+        mask = pc.is_in(t.column("run"), value_set=pa.array(mine, t.column("run").type))
+        frames.append(t.filter(mask))
+    if not frames:
+        return pd.DataFrame(columns=["run", "point", "replicate", "quarter"])
+    table = pa.concat_tables(frames, promote_options="permissive")
+    df = table.to_pandas()
+    return df.sort_values(["run", "quarter"], kind="stable").reset_index(drop=True)

@@ -1,0 +1,127 @@
+"""The optimised pieces of the users' quarter against plain, obviously-correct versions.
+
+Each trick of the hot path (see docs/performance.md) must give exactly what the
+straightforward computation gives: running tallies against full recounts,
+CSR gathers against a loop over users, the column-loop logit draw against
+numpy's row reductions, block-wise world building against building at once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import agents.users as users_mod
+import sim.world as world
+from agents.users import NO_VENDOR
+from sim.choice import COLUMN_LOOP_MAX, gumbel_argmax
+from sim.model import MarketModel
+from sim.params import Params
+
+
+def naive_installed(m: MarketModel) -> np.ndarray:
+    pop = m.population
+    out = np.zeros_like(m.installed)
+    for v, c, s in zip(pop.vendor, pop.country, pop.segment, strict=True):
+        if v != NO_VENDOR:
+            out[v, c, s] += 1
+    return out
+
+
+def test_running_tallies_equal_full_recounts_every_quarter():
+    # appetite and demand rate high: bans and exits force switches too
+    m = MarketModel(n_users=3_000, rng=5, **{"countries.*.appetite": 0.9, "demand_rate": 1.0})
+    forced_seen = False
+    for _ in range(20):
+        before = m.population.vendor.copy()
+        m.step()
+        np.testing.assert_array_equal(m.installed, naive_installed(m))
+        np.testing.assert_array_equal(
+            m.installed, m.population.installed_counts(*m.installed.shape[:2])
+        )
+        changed = before != m.population.vendor
+        assert m.choosers >= changed.sum()
+        forced_seen |= any((v.presence != 0).any() for v in m.vendor_list)
+        priv = np.zeros(len(m.vendor_list))
+        for v, z in zip(m.population.vendor, m.population.privacy, strict=True):
+            priv[v] += z  # sequential float64 sum, as bincount does
+        np.testing.assert_array_equal(m.population.privacy_totals(len(priv)), priv)
+    assert forced_seen
+
+
+def test_writing_a_vendor_through_a_user_view_recounts():
+    m = MarketModel(n_users=1_000, rng=1)
+    u = m.users[7]
+    new = (u.vendor + 1) % len(m.vendor_list)
+    u.vendor = new
+    np.testing.assert_array_equal(m.installed, naive_installed(m))
+    m.step()
+    np.testing.assert_array_equal(m.installed, naive_installed(m))
+
+
+def test_contact_shares_equal_a_loop_over_users(monkeypatch):
+    m = MarketModel(n_users=4_000, rng=2).run(2)
+    pop = m.population
+    pop.vendor[::17] = NO_VENDOR  # contacts with no vendor count only in the denominator
+    n_v = len(m.vendor_list)
+    rows = np.flatnonzero(np.random.default_rng(0).random(pop.n) < 0.3)
+    expected = np.zeros((len(rows), n_v), dtype=np.float32)
+    for i, r in enumerate(rows):
+        contacts = pop.contacts_of(r)
+        for c in contacts:
+            if pop.vendor[c] >= 0:
+                expected[i, pop.vendor[c]] += 1
+        expected[i] /= max(len(contacts), 1)
+    whole = pop.contact_shares(rows, n_v)
+    np.testing.assert_allclose(whole, expected, rtol=1e-6)
+    # row blocks give the same numbers
+    monkeypatch.setattr(users_mod, "ROW_BLOCK", 97)
+    np.testing.assert_array_equal(pop.contact_shares(rows, n_v), whole)
+    assert pop.contact_shares(rows[:0], n_v).shape == (0, n_v)
+
+
+@pytest.mark.parametrize("n_v", [1, 2, 4, COLUMN_LOOP_MAX, COLUMN_LOOP_MAX + 1, 12])
+def test_logit_draw_equals_row_reductions(n_v):
+    rng = np.random.default_rng(n_v)
+    util = rng.normal(size=(5_000, n_v)) * 2
+    avail = rng.random((5_000, n_v)) < 0.7
+    avail[:50] = False  # rows with nothing available
+    choice, logsum = gumbel_argmax(util, avail, np.random.default_rng(1))
+    # the same uniforms, reduced the plain way
+    g = np.random.default_rng(1).random(util.shape, dtype=np.float32)
+    g = np.clip(g, np.finfo(np.float32).tiny, 1 - np.finfo(np.float32).eps)
+    u = np.where(avail, util, -np.inf)
+    expected = np.argmax(u - np.log(-np.log(g)), axis=1)
+    expected[~avail.any(axis=1)] = -1
+    np.testing.assert_array_equal(choice, expected)
+    with np.errstate(divide="ignore"):
+        top = np.where(avail.any(axis=1), u.max(axis=1), 0.0)
+        ls = top + np.log(np.exp(u - top[:, None]).sum(axis=1))
+    ls[~avail.any(axis=1)] = -np.inf
+    np.testing.assert_allclose(logsum, ls, rtol=1e-12)
+    # every column available: the same draw without the mask
+    c_all, l_all = gumbel_argmax(util, None, np.random.default_rng(2))
+    c_mask, l_mask = gumbel_argmax(util, np.ones_like(avail), np.random.default_rng(2))
+    np.testing.assert_array_equal(c_all, c_mask)
+    np.testing.assert_array_equal(l_all, l_mask)
+
+
+def test_world_built_in_blocks_is_the_world_built_at_once(monkeypatch):
+    params = Params(n_users=30_000)
+    a = world.build_population(params, np.random.default_rng(9))
+    monkeypatch.setattr(world, "BLOCK", 1_000)
+    b = world.build_population(params, np.random.default_rng(9))
+    for name in ("country", "segment", "privacy", "price_sens", "vendor", "device_age"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    np.testing.assert_array_equal(a.indptr, b.indptr)
+    np.testing.assert_array_equal(a.indices, b.indices)
+    # users are stored by country; contacts are real users, mostly at home
+    assert (np.diff(a.country) >= 0).all()
+    assert a.indices.min() >= 0 and a.indices.max() < a.n
+    owner = np.repeat(np.arange(a.n), np.diff(a.indptr))
+    assert (a.country[a.indices] == a.country[owner]).mean() > 0.8
+    # a spread too small to square is no spread, not a crash
+    tiny = world.build_population(
+        Params(n_users=50, privacy_dispersion=5e-324), np.random.default_rng(0)
+    )
+    assert np.isfinite(tiny.privacy).all()

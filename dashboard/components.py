@@ -15,6 +15,7 @@ from dashboard import state
 from dashboard.figures import (
     CHARTS,
     feed_html,
+    reading,
     status_line,
     table_of,
     vendor_rows,
@@ -38,33 +39,49 @@ SLOW_STEP_MS = 200
 
 
 # ------------------------------------------------------------------ views
+def _locked(model, compute):
+    with reading(model):
+        return compute()
+
+
 @solara.component
 def ChartView(model, quarter: int, kind: str):
     """One live chart. Its axes are drawn once per model; each quarter redraws the lines."""
     holder = solara.use_memo(dict, dependencies=[model])
 
-    def render() -> bytes:
+    def render() -> bytes | str:
         table = table_of(model)
-        if "chart" not in holder:
-            holder["chart"] = CHARTS[kind](table, model.params.quarters)
-        return holder["chart"].png(table)
+        try:
+            if "chart" not in holder:
+                holder["chart"] = CHARTS[kind](table, model.params.quarters)
+            return holder["chart"].png(table)
+        except (ValueError, TypeError, KeyError) as exc:  # odd data must not break the page
+            holder.pop("chart", None)
+            return f"this figure cannot be drawn for quarter {quarter}: {exc}"
 
     image = solara.use_memo(render, dependencies=[model, quarter])
     with solara.Column(classes=["pm-box", "pm-figure", f"pm-fig-{kind}"]):
-        solara.Image(image, width="100%")
+        if isinstance(image, str):
+            solara.Error(image)
+        else:
+            solara.Image(image, width="100%")
 
 
 @solara.component
 def StatusView(model, quarter: int):
     """Where the run stands: quarter, vendors, and any message about the settings."""
     notice = state.notice.value
+    with reading(model):
+        line, vendors = status_line(model), vendors_html(vendor_rows(model))
     with solara.Column(classes=["pm-box", "pm-status-view"]):
-        solara.HTML(tag="div", unsafe_innerHTML=status_line(model), classes=["pm-status"])
+        solara.HTML(tag="div", unsafe_innerHTML=line, classes=["pm-status"])
         settings = getattr(model, "settings", None)
         if settings is not None and settings.source:
             solara.Text(f"Rerun of {settings.source} (seed {model.seed}).", classes=["pm-source"])
             if settings.expected and model.quarter == model.params.quarters:
-                diff = compare_outcomes(model.summary(), dict(settings.expected))
+                with reading(model):
+                    summary = model.summary()
+                diff = compare_outcomes(summary, dict(settings.expected))
                 if diff:
                     solara.Warning(
                         "This rerun differs from the stored run (has the model changed since "
@@ -79,7 +96,7 @@ def StatusView(model, quarter: int):
                     )
         if notice:
             solara.Error(notice, classes=["pm-notice"])
-        solara.HTML(tag="div", unsafe_innerHTML=vendors_html(vendor_rows(model)))
+        solara.HTML(tag="div", unsafe_innerHTML=vendors)
         step_ms = 1000 * getattr(model, "step_seconds", 0.0)
         if step_ms > SLOW_STEP_MS:
             solara.Info(
@@ -93,7 +110,10 @@ def StatusView(model, quarter: int):
 @solara.component
 def WorldView(model, quarter: int):
     """A tile per country: local shares, and which vendors are present, banned or readable."""
-    content = solara.use_memo(lambda: world_html(world_state(model)), dependencies=[model, quarter])
+    content = solara.use_memo(
+        lambda: _locked(model, lambda: world_html(world_state(model))),
+        dependencies=[model, quarter],
+    )
     with solara.Column(classes=["pm-box", "pm-world-view"]):
         solara.HTML(
             tag="div", unsafe_innerHTML="<b>World: who sells where, and who can read whom</b>"
@@ -104,7 +124,10 @@ def WorldView(model, quarter: int):
 @solara.component
 def EventFeed(model, quarter: int):
     """The event log in plain words, newest first."""
-    content = solara.use_memo(lambda: feed_html(model.events.rows), dependencies=[model, quarter])
+    content = solara.use_memo(
+        lambda: _locked(model, lambda: feed_html(model.events.rows)),
+        dependencies=[model, quarter],
+    )
     with solara.Column(classes=["pm-box", "pm-feed-view"]):
         solara.HTML(
             tag="div", unsafe_innerHTML=f"<b>What happened</b> ({len(model.events)} events)"
@@ -189,7 +212,7 @@ def SettingsPanel():
 
     def pick_scenario(name: str) -> None:
         try:
-            update(LiveSettings.for_scenario(name, seed=s.seed).replace(users=s.users))
+            update(LiveSettings.for_scenario(name, seed=state.settings.value.seed))
         except Exception as exc:  # a broken scenario module must not take the page down
             state.notice.value = f"scenario {name!r} could not be loaded: {exc}"
 

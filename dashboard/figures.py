@@ -8,6 +8,7 @@ each piece is tested on its own.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import io
 import re
@@ -53,18 +54,25 @@ def vendor_names(table: pd.DataFrame) -> list[str]:
 _TABLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+def reading(model: Any):
+    """A context in which the model is not stepped (its lock, if it has one)."""
+    lock = getattr(model, "lock", None)
+    return lock if lock is not None else contextlib.nullcontext()
+
+
 def table_of(model: Any) -> pd.DataFrame:
     """``model.table()``, computed once per quarter and shared by all figures.
 
     Keyed by the model object (weakly), so two sessions never share an entry.
     """
-    key = (model.quarter, len(model.datacollector.model_vars.get("quarter", ())))
-    hit = _TABLES.get(model)
-    if hit is not None and hit[0] == key:
-        return hit[1]
-    table = model.table()
-    _TABLES[model] = (key, table)
-    return table
+    with reading(model):
+        key = (model.quarter, len(model.datacollector.model_vars.get("quarter", ())))
+        hit = _TABLES.get(model)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        table = model.table()
+        _TABLES[model] = (key, table)
+        return table
 
 
 # ---------------------------------------------------------------- figures
@@ -167,8 +175,8 @@ class Chart:
 
     def update(self, table: pd.DataFrame) -> bool:
         """Set the lines' data from ``table``; True if an axis limit changed."""
-        q = table["quarter"].to_numpy()
-        last = int(q[-1]) if len(q) else 0
+        q = table["quarter"].to_numpy(dtype=float)
+        last = int(np.nanmax(q)) if np.isfinite(q).any() else 0
         xlim = (0, max(last, self.horizon, 1))
         spans: dict[int, list[float]] = {}
         for ax, artist, y, start in self.series:
@@ -592,7 +600,7 @@ def feed_html(rows: Sequence[dict[str, Any]], last: int = 60) -> str:
     if not items:
         return '<div class="pm-feed"><i>No events yet: press Step or Play.</i></div>'
     lis = "".join(
-        f'<li class="pm-ev-{k}"><span class="pm-q">{html.escape(label)}</span>{html.escape(s)}</li>'
+        f'<li class="pm-ev-{k}"><span class="pm-q">{html.escape(label)}</span> {html.escape(s)}</li>'
         for label, s, k in items
     )
     more = len(rows) - len(items)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -345,6 +346,10 @@ class LiveModel(MarketModel):
                 f"({used.scenario}, seed {seed}, {params.n_users:,} users)."
             )
         super().__init__(params, rng=seed)
+        # Held while stepping and while the page reads the model, so that a view
+        # never sees a half-done quarter (Mesa's "Use Threads" steps in one thread
+        # and redraws in another).
+        self.lock = threading.RLock()
         self.step_seconds = 0.0  # wall time of the last step (shown on the page)
         self.scenario_name = used.scenario
         self.seed = seed
@@ -356,11 +361,12 @@ class LiveModel(MarketModel):
 
     def step(self) -> None:
         """One quarter; the run stops at the scenario's horizon (``params.quarters``)."""
-        t0 = time.perf_counter()
-        super().step()
-        self.step_seconds = time.perf_counter() - t0
-        if self.quarter >= self.params.quarters:
-            self.running = False
+        with self.lock:
+            t0 = time.perf_counter()
+            super().step()
+            self.step_seconds = time.perf_counter() - t0
+            if self.quarter >= self.params.quarters:
+                self.running = False
 
 
 def strategies() -> tuple[str, ...]:

@@ -196,6 +196,7 @@ def test_scenario_picker_loads_the_scenarios_values():
     s = state.settings.value
     assert s.scenario == other
     assert s.vendor_names == tuple(x.name for x in get_scenario(other).params.vendors)
+    assert s.users == str(get_scenario(other).params.n_users)
     button(rc, "Reset").click()
     assert state.model.value.scenario_name == other
 

@@ -150,6 +150,22 @@ def test_live_model_keeps_last_valid_settings_when_input_is_invalid():
     assert m.quarter == 1
 
 
+def test_views_and_steps_never_overlap():
+    """Mesa's "Use Threads" steps in one thread and redraws in another: a view reading
+    the model holds its lock, and a step waits for it (no half-done quarter is drawn)."""
+    import threading
+
+    m = LiveModel(settings=small())
+    with F.reading(m):
+        t = threading.Thread(target=m.step)
+        t.start()
+        t.join(0.3)
+        assert t.is_alive() and m.quarter == 0
+    t.join(10)
+    assert not t.is_alive() and m.quarter == 1
+    assert len(F.table_of(m)) == 2
+
+
 def test_live_model_accepts_what_mesa_reset_passes():
     # Mesa's Reset passes its own Scenario object as `scenario=`; it must be ignored.
     from mesa.experimental.scenarios import Scenario

@@ -37,21 +37,48 @@ kind = "grid"
 """
 
 
-@pytest.fixture(scope="module")
-def root(tmp_path_factory) -> Path:
-    """A results root with one sweep written by ``privmarket sweep`` (a real process)."""
-    root = tmp_path_factory.mktemp("root")
-    (root / "exp.toml").write_text(TOML)
-    out = root / "sweeps" / "unit"
+SAMPLED = """
+name = "{kind}-unit"
+scenario = "baseline"
+quarters = 4
+replicates = 1
+seed = 5
+
+[fixed]
+n_users = 800
+
+[varied]
+"vendors.Aegis.stance" = {{ low = 0.0, high = 1.0 }}
+privacy_salience = {{ low = 0.2, high = 3.0 }}
+
+[design]
+kind = "{kind}"
+samples = {samples}
+"""
+
+
+def sweep_into(root: Path, text: str, name: str) -> Path:
+    """Run ``privmarket sweep`` (a real process) on an experiment file; the results folder."""
+    exp = root / f"{name}.toml"
+    exp.write_text(text)
+    out = root / "sweeps" / name
     script = Path(sys.executable).with_name("privmarket")
     cmd = [str(script)] if script.exists() else [sys.executable, "-m", "experiments.cli"]
     done = subprocess.run(
-        [*cmd, "sweep", str(root / "exp.toml"), "--out", str(out), "--backend", "serial"],
+        [*cmd, "sweep", str(exp), "--out", str(out), "--backend", "serial", "--no-progress"],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory) -> Path:
+    """A results root with one grid sweep written by ``privmarket sweep``."""
+    root = tmp_path_factory.mktemp("root")
+    sweep_into(root, TOML, "unit")
     (root / "not-a-sweep").mkdir()
     return root
 
@@ -95,7 +122,8 @@ def test_non_sweep_folders_and_missing_ones_are_explained(root):
 
 
 def test_find_sweeps_lists_results_folders_only(root):
-    assert E.find_sweeps(root) == [os.path.join("sweeps", "unit")]
+    assert os.path.join("sweeps", "unit") in E.find_sweeps(root)
+    assert "not-a-sweep" not in E.find_sweeps(root)
 
 
 # ------------------------------------------------------------ load, analyse
@@ -132,6 +160,17 @@ def test_figures_draw(sweep):
     chosen = E.group_runs(sweep, "vendors.Aegis.stance", "1.0")
     assert len(chosen) == 4 and set(chosen["param.vendors.Aegis.stance"]) == {1.0}
     assert E.distribution_figure(sweep, "privacy_exposure", chosen, "x").axes
+
+
+@pytest.mark.parametrize("kind,samples,expect", [("saltelli", 8, "Sobol"), ("morris", 4, "Morris")])
+def test_sensitivity_uses_the_design_s_own_indices(tmp_path, kind, samples, expect):
+    out = sweep_into(tmp_path, SAMPLED.format(kind=kind, samples=samples), kind)
+    s = E.load_sweep(out)
+    fig, note = E.sensitivity(s, "privacy_exposure")
+    assert note.startswith(expect), note
+    assert len(fig.axes[0].patches) >= 2  # bars per parameter
+    # sampled values are binned into groups for the distribution panel
+    assert 1 < len(E.groups(s, "privacy_salience")) <= 8
 
 
 def test_groups(sweep):

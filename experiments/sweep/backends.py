@@ -221,10 +221,8 @@ class SerialBackend(Backend):
         return "serial (in this process)"
 
 
-def make_backend(
-    name: str = "local", workers: int | None = None, scheduler: str | None = None
-) -> Backend:
-    """The backend called ``name`` (see the module docstring)."""
+def check_backend_args(name: str, workers: int | None, scheduler: str | None) -> None:
+    """Reject backend options that do not fit together (a UsageError naming the choices)."""
     from experiments.cli import UsageError
 
     if name not in BACKENDS:
@@ -233,6 +231,13 @@ def make_backend(
         raise UsageError(f"--workers {workers}: expected at least 1")
     if scheduler and name != "dask":
         raise UsageError("--scheduler needs --backend dask")
+
+
+def make_backend(
+    name: str = "local", workers: int | None = None, scheduler: str | None = None
+) -> Backend:
+    """The backend called ``name`` (see the module docstring)."""
+    check_backend_args(name, workers, scheduler)
     if name == "dask":
         return DaskBackend(workers, scheduler)
     if name == "serial":

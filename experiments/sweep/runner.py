@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from experiments.sweep.backends import Backend, make_backend
+from experiments.sweep.backends import Backend, SerialBackend, check_backend_args, make_backend
 from experiments.sweep.seeds import seeds_for
 from experiments.sweep.spec import Experiment, load_experiment
 from experiments.sweep.store import ResultStore, session_info
@@ -177,7 +177,12 @@ def run_sweep(
 
     own_backend = not isinstance(backend, Backend)
     t0 = time.perf_counter()
-    be = make_backend(backend, workers, scheduler) if own_backend else backend
+    if own_backend:
+        check_backend_args(backend, workers, scheduler)
+        # nothing to run: no need to start workers or a cluster
+        be = make_backend(backend, workers, scheduler) if todo else SerialBackend()
+    else:
+        be = backend
     report = SweepReport(exp.name, str(out), be.describe(), exp.n_runs)
     todo_set = set(todo)
     report.already = sum(1 for r in status if r not in todo_set)

@@ -89,7 +89,8 @@ class SpecError(ParameterError):
 
     def __init__(self, source: str, problems: list[tuple[int | None, str]]) -> None:
         self.source = source
-        self.problems = problems
+        self.problems = sorted(problems, key=lambda p: p[0] or 0)
+        problems = self.problems
         lines = [f"{source}, line {n}: {msg}" if n else f"{source}: {msg}" for n, msg in problems]
         if len(lines) == 1:
             text = lines[0]
@@ -575,7 +576,7 @@ def parse_experiment(text: str, source: str = "<experiment>", default_name: str 
     kind = design_raw.get("kind", "grid")
     if kind not in DESIGNS:
         c.add(("design", "kind"), f"design kind {kind!r} is unknown; allowed: {', '.join(DESIGNS)}")
-        c.fail_if_any()
+        kind = None  # the parameters are still checked, without design-specific rules
     samples = design_raw.get("samples")
     if kind in SAMPLED:
         what = {
@@ -591,7 +592,7 @@ def parse_experiment(text: str, source: str = "<experiment>", default_name: str 
             c.add(("design", "samples"), f"samples = {samples!r}: expected {what}")
         elif kind in ("sobol", "saltelli") and samples & (samples - 1):
             c.add(("design", "samples"), f"samples = {samples}: {kind} needs {what}")
-    elif samples is not None:
+    elif samples is not None and kind is not None:
         c.add(
             ("design", "samples"),
             f"samples applies to the {', '.join(SAMPLED)} designs, not {kind!r} "
@@ -601,21 +602,21 @@ def parse_experiment(text: str, source: str = "<experiment>", default_name: str 
     if not _is_int(levels) or not 2 <= levels <= 1000:
         c.add(("design", "levels"), f"levels = {levels!r}: expected an integer >= 2 (Morris grid)")
         levels = 4
-    if "levels" in design_raw and kind != "morris":
+    if "levels" in design_raw and kind not in ("morris", None):
         c.add(("design", "levels"), "design.levels applies to the morris design only")
     second = design_raw.get("second_order", False)
     if not isinstance(second, bool):
         c.add(("design", "second_order"), f"second_order = {second!r}: expected true or false")
         second = False
-    if "second_order" in design_raw and kind != "saltelli":
+    if "second_order" in design_raw and kind not in ("saltelli", None):
         c.add(("design", "second_order"), "design.second_order applies to saltelli only")
     scramble = design_raw.get("scramble", True)
     if not isinstance(scramble, bool):
         c.add(("design", "scramble"), f"scramble = {scramble!r}: expected true or false")
         scramble = True
-    if "scramble" in design_raw and kind not in ("lhs", "sobol", "saltelli"):
+    if "scramble" in design_raw and kind not in ("lhs", "sobol", "saltelli", None):
         c.add(("design", "scramble"), "design.scramble applies to lhs, sobol and saltelli only")
-    design = DesignSpec(kind, samples, levels, second, scramble)
+    design = DesignSpec(kind or "grid", samples, levels, second, scramble)
 
     # ---- varied
     varied_raw = data.get("varied", {})
@@ -757,7 +758,7 @@ def parse_experiment(text: str, source: str = "<experiment>", default_name: str 
 
 
 def _parse_varied(
-    c: _Collector, parts: tuple[str, ...], path: str, spec: Any, base: Params, kind: str
+    c: _Collector, parts: tuple[str, ...], path: str, spec: Any, base: Params, kind: str | None
 ) -> Varied | None:
     where = f"varied {path!r}"
     try:
@@ -879,7 +880,7 @@ def _parse_varied(
         if not _is_int(steps) or steps < 1 or steps > 100_000:
             c.add(parts, f"{where}: steps = {steps!r}: expected an integer >= 1")
             return None
-    elif steps is not None:
+    elif steps is not None and kind is not None:
         c.add(parts, f"{where}: steps applies to the grid and oat designs, not {kind!r}")
         return None
     v = Varied(
@@ -896,7 +897,9 @@ def _parse_varied(
         has_base=has_base,
         line=c.line(*parts),
     )
-    probes = v.levels() if steps else v.from_unit(np.array([0.0, 0.5, 1.0]))
+    probes = (
+        v.levels() if steps and kind in ("grid", "oat") else v.from_unit(np.array([0.0, 0.5, 1.0]))
+    )
     for x in dict.fromkeys(probes):
         check(x, "value")
         if len(c.problems) > n_before:

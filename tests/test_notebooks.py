@@ -130,12 +130,15 @@ def kernel_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def execute(nb: nbformat.NotebookNode, kernel_dir: Path, timeout: int = 600):
-    """Run ``nb`` top to bottom in the notebooks folder; raises CellExecutionError."""
+    """Run ``nb`` top to bottom in the notebooks folder; raises CellExecutionError.
+
+    The kernel is shut down afterwards, whether the notebook passed or not.
+    """
     from jupyter_client.kernelspec import KernelSpecManager
-    from jupyter_client.manager import KernelManager
+    from jupyter_client.manager import AsyncKernelManager
     from nbclient import NotebookClient
 
-    km = KernelManager(
+    km = AsyncKernelManager(
         kernel_name=KERNEL_NAME,
         kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernel_dir)]),
     )
@@ -145,7 +148,8 @@ def execute(nb: nbformat.NotebookNode, kernel_dir: Path, timeout: int = 600):
         timeout=timeout,
         resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
     )
-    client.execute()
+    # A client given its kernel manager would leave the kernel running: clean up.
+    client.execute(cleanup_kc=True)
     return nb
 
 

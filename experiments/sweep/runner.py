@@ -226,6 +226,12 @@ def run_sweep(
                 f"replicate{'s' if exp.replicates != 1 else ''}, {exp.design.kind} design), "
                 f"{len(todo)} to run on {be.describe()}"
             )
+            then, now = store.manifest.get("versions", {}), store.manifest.get("versions_now")
+            if now and then != now:
+                changed = ", ".join(
+                    f"{k} {then.get(k)} -> {now.get(k)}" for k in now if then.get(k) != now.get(k)
+                )
+                say(f"warning: versions changed since this sweep started ({changed})")
             fresh.update(status)  # the chunks are the truth; bring the manifest in line
             flush()
             kept_failed = sum(1 for r, s in status.items() if s == "failed" and r not in todo_set)

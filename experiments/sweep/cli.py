@@ -75,6 +75,8 @@ def _sweep(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     print(report.text())
+    if report.ok and not report.interrupted:
+        print(f"  analyse with: privmarket analyze {out}")
     return report.exit_code
 
 

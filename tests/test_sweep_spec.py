@@ -159,6 +159,12 @@ def test_other_mistakes_are_reported_together():
     assert f"line {line_of(text, 'replicates = 0')}" in msg
 
 
+def test_a_bad_fixed_value_does_not_hide_other_problems():
+    text = GOOD.replace("n_users = 2000", "n_users = -5").replace("[0.2, 0.6, 1.0]", "[0.2, 7.0]")
+    err = bad(text)
+    assert [n for n, _ in err.problems] == [line_of(text, "n_users"), line_of(text, "7.0")]
+
+
 def test_scenario_and_fixed_varied_conflicts():
     msg = str(bad(GOOD.replace('scenario = "baseline"', 'scenario = "atlantis"')))
     assert "atlantis" in msg and "baseline" in msg

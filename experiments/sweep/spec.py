@@ -555,12 +555,10 @@ def parse_experiment(text: str, source: str = "<experiment>", default_name: str 
         if "quarters" in fixed:
             c.add(fixed_parts["quarters"], "quarters is set both at the top and in [fixed]")
         fixed = {"quarters": quarters, **{k: v for k, v in fixed.items() if k != "quarters"}}
-    if not c.problems:
-        try:
-            base = base.with_updates(fixed)
-        except ParameterError as exc:
-            c.add(("fixed",), f"the fixed parameters do not fit together: {exc}")
-    c.fail_if_any()
+    try:  # the values that are fine one by one, together (the rest is reported above)
+        base = base.with_updates(fixed)
+    except ParameterError as exc:
+        c.add(("fixed",), f"the fixed parameters do not fit together: {exc}")
     quarters = base.quarters
 
     # ---- design

@@ -20,7 +20,7 @@ SCENARIO = Scenario(
         "standing for the vendor's other markets; the vendor holds about 2% of "
         "consumers but most enterprise and government users (segment_affinity); "
         "Pakistan's appetite 0.85 and rule of law 0.3; the government weighs business "
-        "and state users heavily (segment weights 1/40/80) and counts the domestic cost of a ban higher than in the baseline (ban_cost_weight 6) because banks and ministries "
+        "and state users heavily (segment weights 1/40/80) and counts the domestic cost of a ban higher than in the baseline (ban_cost_weight 7) because banks and ministries "
         "ran on the vendor's servers. Model quarter 1 is Q3 2015; the deadline "
         "(30 Nov, then 30 Dec) falls in Q4 2015, quarter 2."
     ),
@@ -31,7 +31,7 @@ SCENARIO = Scenario(
         start_quarter=3,
         endogenous_demands=False,
         segment_weights=(1.0, 40.0, 80.0),
-        ban_cost_weight=6.0,
+        ban_cost_weight=7.0,
         countries=[
             dict(
                 name="Pakistan",

@@ -1,12 +1,12 @@
 # privmarket: the two set-up commands of the README, and a few helpers.
-#   make run    install, then run the main job on the embedded default
-#   make test   install with the test tools, then run lint and the whole test suite
-#   make dashboard  install, then serve the browser dashboard (prints the address to open)
+#   make run        install, then start the dashboard on the default world (prints the address)
+#   make test       install with the test tools, then run lint and the whole test suite
+#   make baseline   install, then one command-line run of the default world to out/baseline
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run dashboard test lint format bench clean
+.PHONY: install run dashboard baseline test lint format bench clean
 
 $(STAMP): pyproject.toml
 	@py=$$(scripts/find-python.sh) || exit 1; \
@@ -17,11 +17,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: install
-	$(VENV)/bin/privmarket run baseline --out out/baseline
+run: dashboard
 
 dashboard: install
 	$(VENV)/bin/privmarket dashboard
+
+baseline: install
+	$(VENV)/bin/privmarket run baseline --out out/baseline
 
 lint: install
 	$(VENV)/bin/ruff check .

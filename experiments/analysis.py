@@ -694,8 +694,16 @@ def heatmap_figure(grid: pd.DataFrame, title: str | None = None, annotate: bool 
         vmin=0 if share else None,
         vmax=1 if share else None,
     )
-    ax.set_xticks(range(grid.shape[1]), [_fmt(float(v)) if _isnum(v) else v for v in grid.columns])
-    ax.set_yticks(range(grid.shape[0]), [_fmt(float(v)) if _isnum(v) else v for v in grid.index])
+
+    def tick(v: Any) -> str:
+        return f"{float(v):.3g}" if _isnum(v) else str(v)
+
+    ax.set_xticks(
+        range(grid.shape[1]),
+        [tick(v) for v in grid.columns],
+        rotation=45 if grid.shape[1] > 6 else 0,
+    )
+    ax.set_yticks(range(grid.shape[0]), [tick(v) for v in grid.index])
     ax.set_xlabel(grid.columns.name or grid.attrs.get("x", "x"))
     ax.set_ylabel(grid.index.name or grid.attrs.get("y", "y"))
     if annotate and values.size <= 225:

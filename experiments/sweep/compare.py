@@ -236,10 +236,11 @@ def measure(quick: bool = False, repeat: int = 3, echo=print) -> dict[str, Any]:
             f"2. {many.n_runs}-run sweep ({many.fixed['n_users']} users, {many.quarters} "
             "quarters): 1 worker against 2"
         )
-        one, two, over1, over2 = [], [], [], []
+        one, two, over1, over2, loads = [], [], [], [], []
         same = True
         reference = None
         for i in range(repeat):
+            loads.append(os.getloadavg()[0])  # others' work on the machine shows here
             for workers in (1, 2) if i % 2 == 0 else (2, 1):
                 res, t = _sweep(many, "local", workers, tmp / f"many{workers}")
                 model_time = float(res["wall_seconds"].sum())
@@ -258,6 +259,7 @@ def measure(quick: bool = False, repeat: int = 3, echo=print) -> dict[str, Any]:
             "two_worker_seconds": two,
             "speedup_median": statistics.median(speedups),
             "speedups": speedups,
+            "load_average_before": loads,
             "overhead_one_worker_median": statistics.median(over1),
             "overhead_two_workers_median": statistics.median(over2),
             "identical_results": same,
@@ -266,6 +268,10 @@ def measure(quick: bool = False, repeat: int = 3, echo=print) -> dict[str, Any]:
         echo(
             f"   1 worker {statistics.median(one):.2f} s, 2 workers {statistics.median(two):.2f} s: "
             f"speed-up {w['speedup_median']:.2f}x (median of {repeat}; target >= 1.7)"
+        )
+        echo(
+            "   each repetition: "
+            + ", ".join(f"{x:.2f}x (load {lo:.1f})" for x, lo in zip(speedups, loads, strict=True))
         )
         echo(
             f"   per-run overhead outside the model: {100 * w['overhead_one_worker_median']:.1f}% "

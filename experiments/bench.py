@@ -707,19 +707,24 @@ def _bench(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "bench",
-        help="measure speed and memory against the targets, against a per-object Mesa model",
+        help="measure speed and memory against the targets and a per-object Mesa model",
         description=(
             "Run the performance cases (vectorised model against a per-object Mesa "
             "reference at 10k and 100k users, vectorised alone at 1M and 10M), each in "
             "its own process with numpy on one thread; print a table of figure, value, "
             "target, ratio and pass/short; write it as JSON and draw the scaling figure. "
-            "The full run takes a few minutes and about 2 GB of memory at its largest."
+            "The full run takes a few minutes and about 1.2 GB of memory at its largest."
         ),
     )
     p.add_argument(
         "--quick", action="store_true", help="a small version that runs in seconds (CI smoke test)"
     )
-    p.add_argument("--out", metavar="FILE.json", default="out/bench.json", help="JSON results file")
+    p.add_argument(
+        "--out",
+        metavar="FILE.json",
+        default="out/bench.json",
+        help="JSON results file (default: out/bench.json)",
+    )
     p.add_argument(
         "--figure",
         metavar="FILE.png",

@@ -1,6 +1,6 @@
 """Redraw the figures the README shows, from real runs.
 
-    .venv/bin/python scripts/readme_figures.py
+.venv/bin/python scripts/readme_figures.py
 """
 
 from __future__ import annotations

@@ -85,9 +85,13 @@ class SweepReport:
         return "\n".join(lines)
 
 
-def auto_batch(n_todo: int, workers: int) -> int:
-    """Runs per task: enough to amortise messaging, few enough to balance and isolate."""
-    return max(1, min(16, math.ceil(n_todo / (workers * 6))))
+def auto_batch(n_left: int, workers: int) -> int:
+    """Runs in the next task: enough to amortise messaging, few enough to balance and isolate.
+
+    Batches shrink as the sweep nears its end (guided scheduling), so that no
+    worker sits idle while another finishes a long last batch.
+    """
+    return max(1, min(16, math.ceil(n_left / (workers * 4))))
 
 
 class _Progress:
@@ -238,10 +242,17 @@ def run_sweep(
             progress_bar = _Progress(exp.n_runs, exp.n_runs - len(todo), kept_failed, progress)
             for r in todo:
                 status.pop(r, None)
-            batch = batch_size or auto_batch(len(todo), be.workers)
-            queue = deque(todo[i : i + batch] for i in range(0, len(todo), batch))
             report.pool_restarts = _drive(
-                exp, be, queue, seeds, record, flush, chunk_size, flush_seconds, buffer_rows
+                exp,
+                be,
+                deque(todo),
+                batch_size,
+                seeds,
+                record,
+                flush,
+                chunk_size,
+                flush_seconds,
+                buffer_rows,
             )
             flush()
     except KeyboardInterrupt:
@@ -279,7 +290,8 @@ def run_sweep(
 def _drive(
     exp: Experiment,
     be: Backend,
-    queue: deque[list[int]],
+    queue: deque[int],
+    batch_size: int | None,
     seeds: list[int],
     record: Callable[[list[dict[str, Any]], list[Any]], None],
     flush: Callable[[], None],
@@ -311,7 +323,8 @@ def _drive(
                 inflight[be.executor.submit(run_batch, task([r]))] = ([r], True)
         else:
             while queue and len(inflight) < max_inflight:
-                runs = queue.popleft()
+                n = batch_size or auto_batch(len(queue), be.workers)
+                runs = [queue.popleft() for _ in range(min(n, len(queue)))]
                 inflight[be.executor.submit(run_batch, task(runs))] = (runs, False)
         done, _ = wait(list(inflight), timeout=1.0, return_when=FIRST_COMPLETED)
         broken = False

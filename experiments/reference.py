@@ -233,6 +233,13 @@ class ReferenceMarketModel(MarketModel):
     #: use that to check that a wrong rule is caught).
     figures_class: type[QuarterFigures] = QuarterFigures
 
+    def _recount_running(self) -> None:
+        """The reference keeps no running contact counts or privacy sums."""
+
+    def _privacy_totals(self) -> np.ndarray:
+        # Recounted over every agent each quarter, as the reference always has.
+        return self.population.privacy_totals(len(self.vendor_list))
+
     def _users_choose(self) -> None:
         figures = self.figures_class(self)
         forced = figures.forced

@@ -36,6 +36,14 @@ from sim.params import ParameterError, Params, ScriptedDemand
 from sim.world import build_population
 
 
+def _by_vendor(vendor: np.ndarray, weights: np.ndarray, n_vendors: int) -> np.ndarray:
+    """Sum of ``weights`` by vendor (vendor -1 skipped)."""
+    has = vendor >= 0
+    if not has.all():
+        vendor, weights = vendor[has], weights[has]
+    return np.bincount(vendor, weights=weights, minlength=n_vendors)
+
+
 class MarketModel(mesa.Model):
     """A market of phone vendors, their users and the governments that demand access.
 
@@ -188,7 +196,7 @@ class MarketModel(mesa.Model):
         if len(rows) == 0:
             self.sales = np.zeros_like(self.installed)
             self.welfare = 0.0
-            self._tally()
+            self._tally(self.installed)  # nobody chose: nothing to recount
             return
         c = np.take(pop.country, rows).astype(np.int64)
         s = np.take(pop.segment, rows).astype(np.int64)
@@ -203,7 +211,7 @@ class MarketModel(mesa.Model):
         util -= np.take(pop.price_sens, rows)[:, None] * np.take(price_term, cs, axis=0)
         util += np.take(pop.privacy, rows)[:, None] * np.take(perceived, cs, axis=0)
         if p.b_contacts > 0:
-            util += p.b_contacts * pop.contact_shares(rows, n_v)
+            util += p.b_contacts * pop.tracked_contact_shares(rows, n_v)
         # Switching cost on every vendor but the current one: subtract it from
         # all, then put back the current vendor's untouched utility (exactly
         # what subtracting cost x [v != current] gives, with no (n, V) mask).
@@ -216,6 +224,15 @@ class MarketModel(mesa.Model):
         choice, logsum = gumbel_argmax(util, avail, self.rng)
         pop.vendor[rows] = choice
         pop.device_age[rows] = 0
+        # Who switched moves the contact counts of those who know them and the
+        # running privacy sums (about 3,000 users a quarter at 100k).
+        moved = np.flatnonzero(choice != cur)
+        if len(moved):
+            old, new = np.take(cur, moved), np.take(choice, moved)
+            pop.move_contacts(np.take(rows, moved), old, new)
+            z = np.take(pop.privacy, np.take(rows, moved)).astype(np.float64)
+            self._priv_sum -= _by_vendor(old, z, n_v)
+            self._priv_sum += _by_vendor(new, z, n_v)
         finite = np.isfinite(logsum)
         self.welfare = float(logsum[finite].mean()) if finite.any() else 0.0
         self.sales = self._count(choice, c, s)
@@ -228,13 +245,35 @@ class MarketModel(mesa.Model):
         return tally(vendor, country, segment, len(self.vendor_list), len(self.government_list))
 
     def _tally(self, installed: np.ndarray | None = None) -> None:
-        """Record this quarter's tallies; recount installed users unless given."""
+        """Record this quarter's tallies; recount installed users unless given.
+
+        A recount (no ``installed`` given) also recounts what the quarter keeps
+        running: each user's contacts per vendor and the privacy sum per vendor.
+        """
         if installed is None:
             installed = self.population.installed_counts(
                 len(self.vendor_list), len(self.government_list)
             )
+            self._recount_running()
         self.installed = installed
         self.tallies.record(self.quarter, self.installed, self.sales, self.readable_share())
+
+    def _recount_running(self) -> None:
+        """Recount what the quarter keeps running from the columns: each user's
+        contacts per vendor (when contacts matter) and the privacy sum per vendor."""
+        pop, n_v = self.population, len(self.vendor_list)
+        if self.params.b_contacts > 0:
+            pop.count_contacts(n_v)
+        self._priv_sum = pop.privacy_totals(n_v)
+
+    def _privacy_totals(self) -> np.ndarray:
+        """Sum of the privacy sensitivity of each vendor's users (the running sum).
+
+        A full pass over all users cost 0.31 ms a quarter at 100k users (of a
+        3.5 ms quarter); the switchers move the sum instead. Float sums in
+        another order: equal to a recount to about 1e-12 relative.
+        """
+        return self._priv_sum
 
     # --------------------------------------------------- accounts (step 5)
     def _book_accounts(self) -> None:
@@ -253,10 +292,9 @@ class MarketModel(mesa.Model):
 
     def _update_strategic_figures(self) -> None:
         """Per-country margins and privacy dependence that strategies weigh next quarter."""
-        p, pop = self.params, self.population
+        p = self.params
         scale_m = self.scale / 1e6
-        n_v = len(self.vendor_list)
-        priv_sum = pop.privacy_totals(n_v)
+        priv_sum = self._privacy_totals()
         n_on = self.installed.sum(axis=(1, 2))  # the current tally: no pass over users
         inst_share = self.installed_share()
         for v in self.vendor_list:

@@ -80,6 +80,51 @@ def test_contact_shares_equal_a_loop_over_users(monkeypatch):
     assert pop.contact_shares(rows[:0], n_v).shape == (0, n_v)
 
 
+def test_tracked_contact_counts_equal_the_gather_every_quarter():
+    # bans and exits force switches, and a failed vendor's users drift away
+    m = MarketModel(n_users=4_000, rng=3, **{"countries.*.appetite": 0.9, "demand_rate": 1.0})
+    pop, n_v = m.population, len(m.vendor_list)
+    everyone = np.arange(pop.n)
+    # the reverse graph: j's followers are exactly the users that list j
+    naive = [[] for _ in range(pop.n)]
+    for i in range(pop.n):
+        for j in pop.contacts_of(i):
+            naive[j].append(i)
+    for j in range(pop.n):
+        mine = pop.followers[pop.followers_ptr[j] : pop.followers_ptr[j + 1]]
+        assert sorted(mine.tolist()) == naive[j]
+    moved = 0
+    for _ in range(20):
+        before = pop.vendor.copy()
+        m.step()
+        moved += int((before != pop.vendor).sum())
+        # bit for bit what the gather over the CSR graph gives
+        np.testing.assert_array_equal(
+            pop.tracked_contact_shares(everyone, n_v), pop.contact_shares(everyone, n_v)
+        )
+        # the running privacy sums stay within rounding of a recount
+        np.testing.assert_allclose(m._privacy_totals(), pop.privacy_totals(n_v), rtol=1e-12)
+    assert moved > 1_000
+
+
+def test_tracked_counts_follow_a_write_through_a_user_view():
+    m = MarketModel(n_users=1_000, rng=1).run(2)
+    pop, n_v = m.population, len(m.vendor_list)
+    followed = int(np.argmax(np.diff(pop.followers_ptr)))  # someone many users know
+    u = m.users[followed]
+    u.vendor = (u.vendor + 1) % n_v
+    everyone = np.arange(pop.n)
+    np.testing.assert_array_equal(
+        pop.tracked_contact_shares(everyone, n_v), pop.contact_shares(everyone, n_v)
+    )
+    np.testing.assert_allclose(m._privacy_totals(), pop.privacy_totals(n_v), rtol=1e-12)
+
+
+def test_no_contact_term_tracks_no_contacts():
+    m = MarketModel(n_users=1_000, rng=1, b_contacts=0.0).run(2)
+    assert m.population.contact_counts is None and m.population.followers is None
+
+
 @pytest.mark.parametrize("n_v", [1, 2, 4, COLUMN_LOOP_MAX, COLUMN_LOOP_MAX + 1, 12])
 def test_logit_draw_equals_row_reductions(n_v):
     rng = np.random.default_rng(n_v)

@@ -170,3 +170,54 @@ def test_world_built_in_blocks_is_the_world_built_at_once(monkeypatch):
         Params(n_users=50, privacy_dispersion=5e-324), np.random.default_rng(0)
     )
     assert np.isfinite(tiny.privacy).all()
+
+
+def test_due_users_drawn_by_gaps_are_bernoulli_draws():
+    m = MarketModel(n_users=1_000, rng=4)
+    n, h = 200_000, 0.1
+    rows = m._due_rows(n, h)
+    assert (np.diff(rows) > 0).all() and rows[0] >= 0 and rows[-1] < n
+    # the count is binomial(n, h): within 5 standard deviations
+    assert abs(len(rows) - n * h) < 5 * (n * h * (1 - h)) ** 0.5
+    # every user equally likely: due users spread evenly over ten slices
+    per_slice = np.bincount(rows * 10 // n, minlength=10)
+    expected = n * h / 10
+    chi2 = float(((per_slice - expected) ** 2 / expected).sum())
+    assert chi2 < 30  # 9 degrees of freedom: p ~ 4e-4
+    # and the gaps are geometric: P(gap = 1) = h
+    assert abs((np.diff(rows) == 1).mean() - h) < 0.01
+    # edges: nobody, everybody, a hazard so small its gaps overflow, and a draw
+    # that needs more than one batch of gaps
+    assert len(m._due_rows(n, 0.0)) == 0
+    np.testing.assert_array_equal(m._due_rows(50, 1.0), np.arange(50))
+    assert len(m._due_rows(n, 1e-45)) == 0
+    assert len(m._due_rows(10, 0.999)) >= 8
+    # same seed, same draws
+    again = MarketModel(n_users=1_000, rng=4)._due_rows(n, h)
+    np.testing.assert_array_equal(again, rows)
+
+
+def test_forced_users_by_country_block_equal_the_lookup_over_everyone():
+    m = MarketModel(n_users=5_000, rng=6).run(2)
+    pop = m.population
+    pop.vendor[::50] = NO_VENDOR  # users with no vendor are always forced
+    m._tally()
+    rng = np.random.default_rng(0)
+    n_c, n_v = len(m.government_list), len(m.vendor_list)
+    forced_cv = np.ones((n_c, n_v + 1), dtype=bool)
+    forced_cv[:, :n_v] = rng.random((n_c, n_v)) < 0.2
+    expected = [
+        i
+        for i in range(pop.n)
+        if forced_cv[pop.country[i], pop.vendor[i] if pop.vendor[i] >= 0 else n_v]
+    ]
+    np.testing.assert_array_equal(m._forced_rows(forced_cv), expected)
+    # users no longer stored by country: the lookup over everyone is used
+    m.users[0].country = n_c - 1
+    assert m._country_bounds is None
+    expected = [
+        i
+        for i in range(pop.n)
+        if forced_cv[pop.country[i], pop.vendor[i] if pop.vendor[i] >= 0 else n_v]
+    ]
+    np.testing.assert_array_equal(m._forced_rows(forced_cv), expected)

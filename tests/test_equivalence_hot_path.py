@@ -221,3 +221,25 @@ def test_forced_users_by_country_block_equal_the_lookup_over_everyone():
         if forced_cv[pop.country[i], pop.vendor[i] if pop.vendor[i] >= 0 else n_v]
     ]
     np.testing.assert_array_equal(m._forced_rows(forced_cv), expected)
+
+
+def test_reported_figures_computed_once_equal_the_model_and_follow_changes():
+    from sim.metrics import reported_figures
+
+    m = MarketModel(n_users=3_000, rng=2, **{"countries.*.appetite": 0.9, "demand_rate": 1.0})
+    for _ in range(12):
+        m.step()
+        row = m.table().iloc[-1]
+        np.testing.assert_allclose(row["privacy_exposure"], m.exposure(), rtol=0)
+        for v in m.vendor_list:
+            assert row[f"{v.name}.installed_share"] == m.installed_share()[v.index]
+            assert row[f"{v.name}.sales_share"] == m.sales_share()[v.index]
+        for g in m.government_list:
+            assert row[f"{g.name}.readable_share"] == m.readable_share()[g.country]
+    # a change of access, or of the tallies, is seen at once
+    before = reported_figures(m)["readable_share"].copy()
+    m.vendor_list[0].access[:] = ~m.vendor_list[0].access
+    np.testing.assert_array_equal(reported_figures(m)["readable_share"], m.readable_share())
+    assert not np.array_equal(reported_figures(m)["readable_share"], before)
+    m.users[0].vendor = (m.users[0].vendor + 1) % len(m.vendor_list)
+    np.testing.assert_array_equal(reported_figures(m)["installed_share"], m.installed_share())

@@ -44,6 +44,10 @@ def _by_vendor(vendor: np.ndarray, weights: np.ndarray, n_vendors: int) -> np.nd
     return np.bincount(vendor, weights=weights, minlength=n_vendors)
 
 
+#: Choosers per block of the utility and logit draw (see ``_users_choose``).
+CHOICE_BLOCK = 262_144
+
+
 class MarketModel(mesa.Model):
     """A market of phone vendors, their users and the governments that demand access.
 
@@ -199,30 +203,42 @@ class MarketModel(mesa.Model):
             self.welfare = 0.0
             self._tally(self.installed)  # nobody chose: nothing to recount
             return
-        c = np.take(pop.country, rows).astype(np.int64)
-        s = np.take(pop.segment, rows).astype(np.int64)
-        cs = c * 3 + s
         q = np.array([v.q for v in self.vendor_list])
         price = np.stack([v.price for v in self.vendor_list], axis=1)  # (3, V)
         price_term = (p.b_price / PRICE_UNIT) * price[None, :, :] / self._income[:, None, None]
         perceived = self.perceived_privacy()  # (C, 3, V)
         base = np.broadcast_to(p.b_ecosystem * q, perceived.shape)
         base, price_term, perceived = (a.reshape(-1, n_v) for a in (base, price_term, perceived))
-        util = np.take(base, cs, axis=0)
-        util -= np.take(pop.price_sens, rows)[:, None] * np.take(price_term, cs, axis=0)
-        util += np.take(pop.privacy, rows)[:, None] * np.take(perceived, cs, axis=0)
-        if p.b_contacts > 0:
-            util += p.b_contacts * pop.tracked_contact_shares(rows, n_v)
-        # Switching cost on every vendor but the current one: subtract it from
-        # all, then put back the current vendor's untouched utility (exactly
-        # what subtracting cost x [v != current] gives, with no (n, V) mask).
+        c = np.take(pop.country, rows)
+        s = np.take(pop.segment, rows)
         cur = np.take(pop.vendor, rows)
-        keep = np.flatnonzero(cur >= 0)
-        kept = util[keep, cur[keep]]
-        util -= p.switching_cost
-        util[keep, cur[keep]] = kept
-        avail = None if avail_cv.all() else np.take(avail_cv, c, axis=0)
-        choice, logsum = gumbel_argmax(util, avail, self.rng)
+        choice = np.empty(len(rows), dtype=np.int16)
+        logsum = np.empty(len(rows), dtype=np.float64)
+        # Choosers in blocks: the same numbers (the generator's stream runs on
+        # across blocks), with the utility and draw temporaries (about 100 bytes a
+        # chooser) bounded at a few tens of MB; at 10M users they were 14 bytes a
+        # user at the peak of a quarter with a ban.
+        for lo in range(0, len(rows), CHOICE_BLOCK):
+            hi = min(len(rows), lo + CHOICE_BLOCK)
+            r, cb, curb = rows[lo:hi], c[lo:hi], cur[lo:hi]
+            cs = cb.astype(np.int64)
+            cs *= 3
+            cs += s[lo:hi]
+            util = np.take(base, cs, axis=0)
+            util -= np.take(pop.price_sens, r)[:, None] * np.take(price_term, cs, axis=0)
+            util += np.take(pop.privacy, r)[:, None] * np.take(perceived, cs, axis=0)
+            if p.b_contacts > 0:
+                util += p.b_contacts * pop.tracked_contact_shares(r, n_v)
+            # Switching cost on every vendor but the current one: subtract it from
+            # all, then put back the current vendor's untouched utility (exactly
+            # what subtracting cost x [v != current] gives, with no (n, V) mask).
+            keep = np.flatnonzero(curb >= 0)
+            kept = util[keep, curb[keep]]
+            util -= p.switching_cost
+            util[keep, curb[keep]] = kept
+            avail = None if avail_cv.all() else np.take(avail_cv, cb, axis=0)
+            choice[lo:hi], logsum[lo:hi] = gumbel_argmax(util, avail, self.rng)
+            del util, avail
         pop.vendor[rows] = choice
         pop.device_age[rows] = 0
         # Who switched moves the contact counts of those who know them and the

@@ -243,3 +243,18 @@ def test_reported_figures_computed_once_equal_the_model_and_follow_changes():
     assert not np.array_equal(reported_figures(m)["readable_share"], before)
     m.users[0].vendor = (m.users[0].vendor + 1) % len(m.vendor_list)
     np.testing.assert_array_equal(reported_figures(m)["installed_share"], m.installed_share())
+
+
+def test_choosers_and_movers_in_blocks_give_the_same_run(monkeypatch):
+    import sim.model as model_mod
+
+    kw = dict(n_users=3_000, rng=8, **{"countries.*.appetite": 0.9, "demand_rate": 1.0})
+    whole = MarketModel(**kw).run(12)
+    monkeypatch.setattr(model_mod, "CHOICE_BLOCK", 97)
+    monkeypatch.setattr(users_mod, "MOVE_BLOCK", 13)
+    blocked = MarketModel(**kw).run(12)
+    np.testing.assert_array_equal(blocked.population.vendor, whole.population.vendor)
+    np.testing.assert_array_equal(
+        blocked.population.contact_counts, whole.population.contact_counts
+    )
+    assert blocked.table().equals(whole.table())

@@ -475,11 +475,17 @@ def load_experiment(path: str | Path) -> Experiment:
     """Read and fully validate an experiment file (raises :class:`SpecError`)."""
     p = Path(path)
     try:
-        text = p.read_text()
+        text = p.read_bytes().decode("utf-8")  # TOML is UTF-8, whatever the locale
     except FileNotFoundError:
         raise SpecError(str(path), [(None, "no such experiment file")]) from None
     except IsADirectoryError:
         raise SpecError(str(path), [(None, "is a folder, not an experiment file")]) from None
+    except UnicodeDecodeError as exc:
+        line = exc.object.count(b"\n", 0, exc.start) + 1
+        raise SpecError(
+            str(path),
+            [(line, f"not a UTF-8 text file (byte 0x{exc.object[exc.start]:02x}); TOML is UTF-8")],
+        ) from None
     return parse_experiment(text, source=str(path), default_name=p.stem)
 
 

@@ -713,7 +713,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "reference at 10k and 100k users, vectorised alone at 1M and 10M), each in "
             "its own process with numpy on one thread; print a table of figure, value, "
             "target, ratio and pass/short; write it as JSON and draw the scaling figure. "
-            "The full run takes a few minutes and about 1.2 GB of memory at its largest."
+            "The full run takes a few minutes and about 1.5 GB of memory at its largest."
         ),
     )
     p.add_argument(

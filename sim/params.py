@@ -552,7 +552,13 @@ def _get_path(data: dict, path: str) -> Any:
     parts = path.split(".")
     if parts[0] in _LISTS and len(parts) == 3:
         items = data[parts[0]]
-        vals = [items[i].get(parts[2]) for i in _index(items, parts[1], path)]
+        idx = _index(items, parts[1], path)
+        if idx and parts[2] not in items[idx[0]]:
+            raise ParameterError(
+                f"unknown parameter {path!r}; known fields of {parts[0]}: "
+                f"{', '.join(items[idx[0]])}"
+            )
+        vals = [items[i][parts[2]] for i in idx]
         return vals if parts[1] == "*" else vals[0]
     if path not in data:
         raise ParameterError(f"unknown parameter {path!r}")

@@ -40,6 +40,10 @@ def test_parameter_paths_set_one_or_all():
     assert p.get("countries.*.appetite") == [0.9] * len(p.countries)
     assert p.vendor("Open").stance == 0.1
     assert Params().vendor("Open").stance != 0.1  # the default is untouched
+    with pytest.raises(ParameterError, match="unknown parameter 'countries.*.nonsense'"):
+        Params().get("countries.*.nonsense")
+    with pytest.raises(ParameterError, match="unknown parameter 'nonsense'"):
+        Params().get("nonsense")
     rows = {r["name"]: r for r in Params.describe()}
     assert rows["hazard"]["low"] == 0 and rows["hazard"]["high"] == 1
 

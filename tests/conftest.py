@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
+import os
+
+from hypothesis import settings
 
 from sim.params import Params
+
+# Property-based tests: random exploration on developers' machines, a fixed
+# (derandomized) set of examples in CI so that a run is repeatable.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI") == "true":
+    settings.load_profile("ci")
 
 
 def small_world(
@@ -21,22 +29,3 @@ def small_world(
     base = dict(n_users=3000, quarters=12, endogenous_demands=False)
     base.update(kw)
     return Params(countries=countries, vendors=vendors, **base)
-
-
-@pytest.fixture
-def world():
-    return small_world
-
-
-# Property-based tests: random exploration on developers' machines, a fixed
-# (derandomized) set of examples in CI so that a run is repeatable.
-try:
-    import os
-
-    from hypothesis import settings
-
-    settings.register_profile("ci", derandomize=True, print_blob=True)
-    if os.environ.get("CI") == "true":
-        settings.load_profile("ci")
-except ImportError:  # pragma: no cover - hypothesis is a test dependency
-    pass

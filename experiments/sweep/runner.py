@@ -190,7 +190,7 @@ def run_sweep(
     report = SweepReport(exp.name, str(out), be.describe(), exp.n_runs)
     todo_set = set(todo)
     report.already = sum(1 for r in status if r not in todo_set)
-    interrupted = False
+    interrupted = fatal = False
     progress_bar: _Progress | None = None
     buffer_rows: list[dict[str, Any]] = []
     buffer_series: list[Any] = []
@@ -225,6 +225,11 @@ def run_sweep(
     try:
         with _Interrupt():
             store.begin(exp, seeds, session_info(be))
+            for f, why in store.damaged:
+                say(
+                    f"warning: chunk {f.name} is damaged ({why}); set aside in "
+                    f"{store.path / 'damaged'}, its runs will be run again"
+                )
             say(
                 f"sweep {exp.name}: {exp.n_runs} runs ({exp.n_points} points x {exp.replicates} "
                 f"replicate{'s' if exp.replicates != 1 else ''}, {exp.design.kind} design), "
@@ -236,7 +241,8 @@ def run_sweep(
                     f"{k} {then.get(k)} -> {now.get(k)}" for k in now if then.get(k) != now.get(k)
                 )
                 say(f"warning: versions changed since this sweep started ({changed})")
-            fresh.update(status)  # the chunks are the truth; bring the manifest in line
+            # the chunks are the truth; bring the manifest in line
+            fresh.update({r: status.get(r, "missing") for r in range(exp.n_runs)})
             flush()
             kept_failed = sum(1 for r, s in status.items() if s == "failed" and r not in todo_set)
             progress_bar = _Progress(exp.n_runs, exp.n_runs - len(todo), kept_failed, progress)
@@ -257,6 +263,9 @@ def run_sweep(
             flush()
     except KeyboardInterrupt:
         interrupted = True
+    except BaseException:
+        fatal = True  # e.g. a full disk: stop the workers now rather than wait for them
+        raise
     finally:
         if progress_bar is not None:
             progress_bar.close()
@@ -277,7 +286,7 @@ def run_sweep(
                 )
         finally:
             if own_backend:
-                be.close(cancel=interrupted)
+                be.close(cancel=interrupted or fatal)
     report.wall_seconds = time.perf_counter() - t0
     report.interrupted = interrupted
     report.ok = sum(1 for s in status.values() if s == "ok")

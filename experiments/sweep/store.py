@@ -2,17 +2,28 @@
 
 Layout of a results folder::
 
-    DIR/manifest.json                       experiment, design, seeds, versions, times, status
-    DIR/chunks/runs-SSSS-CCCCCC.parquet     one row per run (a chunk of runs)
-    DIR/chunks/series-SSSS-CCCCCC.parquet   per-quarter rows of the same runs (if kept)
+    DIR/manifest.json                              experiment, design, seeds, versions, times, status
+    DIR/chunks/runs-SSSS-CCCCCC-HHHH.parquet       one row per run (a chunk of runs)
+    DIR/chunks/series-SSSS-CCCCCC-HHHH.parquet     per-quarter rows of the same runs (if kept)
+    DIR/damaged/                                   chunks found damaged, set aside on resume
 
 ``SSSS`` numbers the session (each ``privmarket sweep`` invocation on the
-folder) and ``CCCCCC`` the chunk within it. Every file is written to a hidden
+folder), ``CCCCCC`` the chunk within it and ``HHHH`` (16 hex digits) is the
+start of the SHA-256 of the file's bytes. Every file is written to a hidden
 temporary name and moved into place with :func:`os.replace`, so a killed
 runner never leaves a half-written chunk or manifest. The runs chunk is the
 commit point: a series chunk counts only if its runs chunk exists, and a run
 is done when a runs chunk holds it. When a run appears in several chunks (a
 failed run retried with ``--retry-failed``), the latest chunk wins.
+
+Every chunk is checked when it is read: its bytes against the checksum in its
+name, that it parses, that it was written for this folder's experiment (the
+experiment fingerprint is in its Parquet metadata) and that its runs and seeds
+are this experiment's. The loaders refuse a folder with a damaged or foreign
+chunk (:class:`SweepDirError` naming the chunk); resuming the sweep sets a
+damaged chunk aside (with its partner) and runs its runs again, and refuses a
+foreign one. Chunks written before checksums (names without ``-HHHH``) are
+read without the byte check.
 
 Public loaders (the dashboard and notebooks use these):
 
@@ -26,6 +37,7 @@ Public loaders (the dashboard and notebooks use these):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -47,11 +59,38 @@ if TYPE_CHECKING:
 FORMAT = "privmarket-sweep/1"
 MANIFEST = "manifest.json"
 CHUNKS = "chunks"
-_CHUNK_RE = re.compile(r"^(runs|series)-(\d{4,})-(\d{6,})\.parquet$")
+_CHUNK_RE = re.compile(r"^(runs|series)-(\d{4,})-(\d{6,})(?:-([0-9a-f]{16}))?\.parquet$")
+DAMAGED = "damaged"
+#: Parquet metadata key holding the fingerprint of the experiment a chunk belongs to.
+FINGERPRINT_KEY = b"privmarket.experiment"
 
 
 class SweepDirError(OSError):
     """The results folder cannot be used for this experiment (the message says why)."""
+
+
+class DamagedChunkError(SweepDirError):
+    """A chunk whose bytes are not what was written (truncated, corrupted, replaced)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path, self.reason = path, reason
+        super().__init__(
+            f"chunk {path.name} in {str(path.parent.parent)!r} is damaged ({reason}); run "
+            "`privmarket sweep` again with the same experiment file and --out: it sets the "
+            "chunk aside and runs its runs again"
+        )
+
+
+class ForeignChunkError(SweepDirError):
+    """A chunk that belongs to a different experiment than the folder's manifest."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path, self.reason = path, reason
+        super().__init__(
+            f"chunk {path.name} in {str(path.parent.parent)!r} belongs to a different experiment "
+            f"than the folder's manifest ({reason}): the folder mixes two sweeps. Move that "
+            "chunk out, or choose another --out"
+        )
 
 
 def now_iso() -> str:
@@ -143,6 +182,77 @@ def _chunk_files(folder: Path, kind: str) -> list[tuple[int, int, Path]]:
     return sorted(found)
 
 
+def _read_chunk(path: Path, manifest: dict[str, Any] | None) -> pa.Table:
+    """A chunk's table, after checking its bytes, its format and whose experiment it is.
+
+    Raises :class:`DamagedChunkError` or :class:`ForeignChunkError`; an ``OSError``
+    reading the file (permissions, I/O) is passed on as it is.
+    """
+    data = path.read_bytes()
+    m = _CHUNK_RE.match(path.name)
+    digest = m.group(4) if m else None
+    if digest is not None and hashlib.sha256(data).hexdigest()[:16] != digest:
+        raise DamagedChunkError(
+            path, f"its {len(data)} bytes do not match the checksum in its name"
+        )
+    try:
+        table = pq.read_table(pa.BufferReader(data))
+        if "run" not in table.column_names or not pa.types.is_integer(table.column("run").type):
+            raise ValueError("no integer 'run' column")
+    except Exception as exc:
+        why = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+        raise DamagedChunkError(
+            path, f"not a readable chunk: {type(exc).__name__}{': ' + why if why else ''}"
+        ) from None
+    manifest = manifest or {}
+    ours = (manifest.get("fingerprints") or {}).get("experiment")
+    theirs = (table.schema.metadata or {}).get(FINGERPRINT_KEY)
+    if ours and theirs is not None and theirs.decode(errors="replace") != ours:
+        raise ForeignChunkError(
+            path, f"experiment {theirs.decode(errors='replace')!r}, not {ours!r}"
+        )
+    seeds, n_runs = manifest.get("seeds"), manifest.get("n_runs")
+    if m and m.group(1) == "runs" and seeds is not None and n_runs is not None:
+        cols = ["run", "seed"] if "seed" in table.column_names else ["run"]
+        for row in table.select(cols).to_pylist():
+            r = row["run"]
+            if r is None or not 0 <= r < n_runs:
+                raise ForeignChunkError(path, f"it holds run {r}; this experiment has {n_runs}")
+            if "seed" in row and row["seed"] != seeds[r]:
+                raise ForeignChunkError(
+                    path, f"its run {r} has seed {row['seed']}, this experiment's {seeds[r]}"
+                )
+    return table
+
+
+def _partner(path: Path) -> Path | None:
+    """The series chunk of a runs chunk, or the runs chunk of a series chunk (if present)."""
+    m = _CHUNK_RE.match(path.name)
+    if not m:
+        return None
+    other = "series" if m.group(1) == "runs" else "runs"
+    for s, c, p in _chunk_files(path.parent.parent, other):
+        if (s, c) == (int(m.group(2)), int(m.group(3))):
+            return p
+    return None
+
+
+def _startup_leftovers_only(folder: Path) -> bool:
+    """True if ``folder`` holds only what a runner killed in its first start-up leaves."""
+    for p in folder.iterdir():
+        if p.name.startswith(f".{MANIFEST}.tmp-") and p.is_file():
+            continue
+        if (
+            p.name == CHUNKS
+            and p.is_dir()
+            and not p.is_symlink()
+            and all(q.name.startswith(".") and ".tmp-" in q.name for q in p.iterdir())
+        ):
+            continue
+        return False
+    return True
+
+
 def is_sweep_dir(path: str | os.PathLike) -> bool:
     return (Path(path) / MANIFEST).is_file()
 
@@ -155,6 +265,8 @@ class ResultStore:
         self.manifest: dict[str, Any] | None = None
         self.session = 0
         self._seq = 0
+        #: Damaged chunks found by :meth:`recorded` (path, why); :meth:`begin` sets them aside.
+        self.damaged: list[tuple[Path, str]] = []
 
     # -- before anything is written
     @classmethod
@@ -169,11 +281,13 @@ class ResultStore:
             if (p / MANIFEST).is_file():
                 store.manifest = load_manifest(p)
                 store._check_same(exp)
-            elif any(p.iterdir()):
+            elif not _startup_leftovers_only(p):
                 raise SweepDirError(
                     f"{str(p)!r} exists and is not a sweep results folder (no {MANIFEST}); "
                     "choose another --out"
                 )
+            if (p / CHUNKS).exists():
+                check_writable(p / CHUNKS)
         return store
 
     def _check_same(self, exp: Experiment) -> None:
@@ -204,14 +318,35 @@ class ResultStore:
             )
 
     def recorded(self) -> dict[int, str]:
-        """Status of every run some committed chunk holds (the latest chunk wins)."""
+        """Status of every run some intact committed chunk holds (the latest chunk wins).
+
+        Damaged chunks (and their partners) are left out and listed in ``self.damaged``
+        for :meth:`begin` to set aside; a chunk of another experiment raises
+        :class:`ForeignChunkError` (nothing is changed).
+        """
+        damaged: dict[Path, str] = {}
+        tables: list[pa.Table] = []
+        for kind in ("series", "runs"):
+            for _, _, f in _chunk_files(self.path, kind):
+                try:
+                    t = _read_chunk(f, self.manifest)
+                except DamagedChunkError as exc:
+                    damaged[f] = exc.reason
+                    partner = _partner(f)
+                    if partner is not None:
+                        damaged.setdefault(partner, f"its partner {f.name} is damaged")
+                    continue
+                if kind == "runs":
+                    tables.append((f, t))
         out: dict[int, str] = {}
-        for _, _, f in _chunk_files(self.path, "runs"):
-            t = pq.read_table(f, columns=["run", "status"])
+        for f, t in tables:
+            if f in damaged:
+                continue
             for r, s in zip(
                 t.column("run").to_pylist(), t.column("status").to_pylist(), strict=True
             ):
                 out[int(r)] = s
+        self.damaged = sorted(damaged.items())
         return out
 
     # -- writing
@@ -223,8 +358,22 @@ class ResultStore:
             (self.path / CHUNKS).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise SweepDirError(f"cannot create {str(self.path)!r}: {exc.strerror}") from None
-        for stale in (self.path / CHUNKS).glob(".*.tmp-*"):
+        for stale in [
+            *(self.path / CHUNKS).glob(".*.tmp-*"),
+            *self.path.glob(f".{MANIFEST}.tmp-*"),
+        ]:
             stale.unlink(missing_ok=True)
+        set_aside = []
+        for f, _ in self.damaged:
+            if f.exists():
+                (self.path / DAMAGED).mkdir(exist_ok=True)
+                dest = self.path / DAMAGED / f.name
+                k = 1
+                while dest.exists():
+                    k += 1
+                    dest = self.path / DAMAGED / f"{f.stem}.{k}{f.suffix}"
+                os.replace(f, dest)
+                set_aside.append(f.name)
         existing = [s for s, _, _ in _chunk_files(self.path, "runs")]
         existing += [s for s, _, _ in _chunk_files(self.path, "series")]
         if self.manifest is None:
@@ -274,6 +423,8 @@ class ResultStore:
         self.manifest["sessions"].append(
             {"session": self.session, "started": now_iso(), "ended": None, **session}
         )
+        if set_aside:
+            self.manifest["sessions"][-1]["set_aside"] = set_aside
         self._seq = 0
         _write_json(self.path / MANIFEST, self.manifest)
 
@@ -284,14 +435,24 @@ class ResultStore:
         if not rows:
             return
         self._seq += 1
-        stem = f"{self.session:04d}-{self._seq:06d}.parquet"
-        folder = self.path / CHUNKS
+        stem = f"{self.session:04d}-{self._seq:06d}"
         if series:
             frame = pd.concat(series, ignore_index=True)
-            table = pa.Table.from_pandas(frame, preserve_index=False)
-            _atomic_write(folder / f"series-{stem}", lambda p: pq.write_table(table, p))
-        table = rows_to_table(rows, params)
-        _atomic_write(folder / f"runs-{stem}", lambda p: pq.write_table(table, p))
+            self._write_table(f"series-{stem}", pa.Table.from_pandas(frame, preserve_index=False))
+        self._write_table(f"runs-{stem}", rows_to_table(rows, params))
+
+    def _write_table(self, stem: str, table: pa.Table) -> None:
+        """One chunk file: the experiment's fingerprint in its metadata, its checksum in its name."""
+        fp = ((self.manifest or {}).get("fingerprints") or {}).get("experiment")
+        if fp:
+            table = table.replace_schema_metadata(
+                {**(table.schema.metadata or {}), FINGERPRINT_KEY: fp.encode()}
+            )
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink)
+        data = sink.getvalue().to_pybytes()
+        name = f"{stem}-{hashlib.sha256(data).hexdigest()[:16]}.parquet"
+        _atomic_write(self.path / CHUNKS / name, lambda p: p.write_bytes(data))
 
     def update_status(
         self, status: dict[int, str], errors: dict[int, str], final: dict[str, Any] | None = None
@@ -343,14 +504,15 @@ def _folder(path: str | os.PathLike) -> Path:
     return p.parent if p.name == MANIFEST else p
 
 
-def _committed_runs(folder: Path) -> tuple[pa.Table | None, dict[int, str]]:
-    """All committed run rows (latest chunk per run) and which chunk stem each came from."""
-    tables, stems = [], []
-    for _, _, f in _chunk_files(folder, "runs"):
-        t = pq.read_table(f)
-        stem = f.name.removeprefix("runs-")
+def _committed_runs(
+    folder: Path, manifest: dict[str, Any]
+) -> tuple[pa.Table | None, dict[int, str]]:
+    """All committed run rows (latest chunk per run) and which chunk (session-chunk) each is in."""
+    tables = []
+    for s, c, f in _chunk_files(folder, "runs"):
+        t = _read_chunk(f, manifest)
+        stem = f"{s:04d}-{c:06d}"
         tables.append(t.append_column("_chunk", pa.array([stem] * t.num_rows, pa.string())))
-        stems.append(stem)
     if not tables:
         return None, {}
     table = pa.concat_tables(tables, promote_options="permissive")
@@ -373,7 +535,7 @@ def load_results(path: str | os.PathLike, include_missing: bool = False) -> pd.D
     folder = _folder(path)
     manifest = load_manifest(folder)
     names = manifest["design"]["names"]
-    table, _ = _committed_runs(folder)
+    table, _ = _committed_runs(folder, manifest)
     if table is None:
         df = pd.DataFrame({c: pd.Series(dtype=object) for c in ROW_COLUMNS})
         for n in names:
@@ -416,15 +578,15 @@ def load_results(path: str | os.PathLike, include_missing: bool = False) -> pd.D
 def load_series(path: str | os.PathLike) -> pd.DataFrame:
     """Per-quarter rows of every recorded run that kept its series (empty frame if none)."""
     folder = _folder(path)
-    load_manifest(folder)
-    _, chunk_of = _committed_runs(folder)
+    manifest = load_manifest(folder)
+    _, chunk_of = _committed_runs(folder, manifest)
     frames = []
-    for _, _, f in _chunk_files(folder, "series"):
-        stem = f.name.removeprefix("series-")
-        mine = [r for r, s in chunk_of.items() if s == stem]
+    for s, c, f in _chunk_files(folder, "series"):
+        stem = f"{s:04d}-{c:06d}"
+        mine = [r for r, k in chunk_of.items() if k == stem]
         if not mine:
             continue
-        t = pq.read_table(f)
+        t = _read_chunk(f, manifest)
         mask = pc.is_in(t.column("run"), value_set=pa.array(mine, t.column("run").type))
         frames.append(t.filter(mask))
     if not frames:

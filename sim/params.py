@@ -484,7 +484,13 @@ def _allowed(loc: tuple, model: type[BaseModel]) -> str:
     lo, hi = _bounds(field)
     parts = []
     if lo is not None or hi is not None:
-        parts.append(f"range [{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]")
+        # an excluded end (gt, lt, or no bound) is shown open: "(0, 3]" does not allow 0
+        open_lo = lo is None or any(getattr(m, "gt", None) is not None for m in field.metadata)
+        open_hi = hi is None or any(getattr(m, "lt", None) is not None for m in field.metadata)
+        parts.append(
+            f"range {'(' if open_lo else '['}{'-inf' if lo is None else lo}, "
+            f"{'inf' if hi is None else hi}{')' if open_hi else ']'}"
+        )
     if field.description:
         parts.append(field.description)
     return "; ".join(parts)

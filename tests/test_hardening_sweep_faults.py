@@ -403,45 +403,62 @@ def _can_write(folder: Path) -> bool:
     return True
 
 
+def _run(*cmd: str) -> bool:
+    return subprocess.run(list(cmd), capture_output=True).returncode == 0
+
+
+def _ro_mount(folder: Path):
+    if not _run("mount", "--bind", str(folder), str(folder)):
+        return None
+    if not _run("mount", "-o", "remount,bind,ro", str(folder)):
+        _run("umount", "-l", str(folder))
+        return None
+    return lambda: _run("umount", "-l", str(folder))
+
+
+def _ro_chattr(folder: Path):
+    dirs = [str(d) for d in (folder, *folder.rglob("*")) if d.is_dir()]
+    if not _run("chattr", "+i", *dirs):
+        return None
+    return lambda: _run("chattr", "-i", *dirs)
+
+
+def _ro_chmod(folder: Path):
+    modes = {d: d.stat().st_mode for d in (folder, *folder.rglob("*")) if d.is_dir()}
+    for d in modes:
+        d.chmod(0o555)
+
+    def undo() -> None:
+        for d, mode in modes.items():
+            d.chmod(mode)
+
+    return undo
+
+
 @contextlib.contextmanager
 def read_only(folder: Path) -> Iterator[str]:
-    """Make ``folder`` (and what is below it) read-only; yields how."""
-    undo = []
-    how = None
+    """Make ``folder`` (and what is below it) read-only; yields how.
+
+    Tries a read-only bind mount, then ``chattr +i`` (both need root's
+    capabilities), then file modes (enough unless the process may override
+    them, as root usually may), keeping the first that really stops a write.
+    """
+    methods = [("chmod 555", _ro_chmod)]
     if IS_ROOT:
-        ok = subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True)
-        if ok.returncode == 0:
-            undo.append(["umount", "-l", str(folder)])
-            ro = subprocess.run(
-                ["mount", "-o", "remount,bind,ro", str(folder)], capture_output=True
-            )
-            how = "read-only bind mount" if ro.returncode == 0 else None
-        if how is None:
-            for cmd in undo:
-                subprocess.run(cmd, capture_output=True)
-            undo = []
-            dirs = [folder, *[d for d in folder.rglob("*") if d.is_dir()]]
-            ok = subprocess.run(["chattr", "+i", *map(str, dirs)], capture_output=True)
-            if ok.returncode == 0:
-                how = "chattr +i"
-                undo.append(["chattr", "-i", *map(str, dirs)])
-    elif os.geteuid() != 0:
-        modes = {d: d.stat().st_mode for d in [folder, *folder.rglob("*")] if d.is_dir()}
-        for d in modes:
-            d.chmod(0o555)
-        how = "chmod 555"
-        undo.append(modes)
-    try:
-        if how is None or _can_write(folder):
-            pytest.skip("cannot make a read-only folder here (root without mount or chattr)")
-        yield how
-    finally:
-        for cmd in reversed(undo):
-            if isinstance(cmd, dict):
-                for d, mode in cmd.items():
-                    d.chmod(mode)
-            else:
-                subprocess.run(cmd, capture_output=True)
+        methods = [("read-only bind mount", _ro_mount), ("chattr +i", _ro_chattr), *methods]
+    for how, make in methods:
+        undo = make(folder)
+        if undo is None:
+            continue
+        if _can_write(folder):
+            undo()
+            continue
+        try:
+            yield how
+        finally:
+            undo()
+        return
+    pytest.skip("cannot make a read-only folder here (root without mount or chattr)")
 
 
 def test_read_only_results_folder_is_refused_untouched_then_resumes(

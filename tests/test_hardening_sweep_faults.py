@@ -59,7 +59,7 @@ scenario = "baseline"
 quarters = 6
 replicates = {REPLICATES}
 seed = 4242
-_fault = {{ kind = "sleep", seconds = 0.08 }}
+_fault = {{ kind = "sleep", seconds = {0.15 if FULL else 0.08} }}
 
 [fixed]
 n_users = 1500
@@ -249,12 +249,13 @@ def test_runner_sigkilled_at_random_points_then_resumed_equals_uninterrupted(
                 delay = rng.uniform(0.05, 2.5)
                 time.sleep(delay)
                 where = f"{delay:.2f} s after start"
-            else:
-                target = before + rng.randrange(0, max(1, N_RUNS - before - 3))
+            else:  # after a share of what is left, so the kills spread over the sweep
+                span = max(1, (N_RUNS - before - 2) // (RUNNER_KILLS - k))
+                target = before + rng.randrange(0, span + 1)
                 if not wait_committed(out, target, proc):
                     landed.append(f"kill {k + 1}: the sweep finished first")
                     break
-                delay = rng.uniform(0.0, 0.3)
+                delay = rng.uniform(0.0, 0.15)
                 time.sleep(delay)
                 where = f"{delay:.2f} s after {target} runs were committed"
             if proc.poll() is not None:
@@ -306,10 +307,45 @@ def test_worker_processes_killed_from_outside_mid_run(reference, tmp_path, recor
             os.killpg(proc.pid, signal.SIGKILL)
     record_property("worker_kills", json.dumps(killed))
     assert len(killed) >= 1, "no worker was killed"
-    assert proc.returncode == 0, stdout + stderr
-    assert f"{N_RUNS} ok, 0 failed, 0 missing" in stdout
-    assert "worker pool restarted" in stdout
+    assert "Traceback" not in stderr and "worker pool restarted" in stdout
+    if proc.returncode == 1:
+        # A run whose worker was killed twice while it ran alone is blamed: recorded
+        # failed, with the reason, never dropped; --retry-failed finishes it.
+        df = load_results(out)
+        blamed = df[df["status"] == "failed"]
+        assert len(blamed) and blamed["error"].str.contains("worker process died").all()
+        assert len(df) == N_RUNS
+        record_property("runs_blamed", len(blamed))
+        report = run_sweep(exp, out, workers=2, retry_failed=True, progress=False, echo=None)
+        assert report.ran == len(blamed) and report.exit_code == 0
+    else:
+        assert proc.returncode == 0, stdout + stderr
+        assert f"{N_RUNS} ok, 0 failed, 0 missing" in stdout
     assert_complete(out, reference)
+
+
+def test_workers_killed_while_idle_before_the_next_submit(reference, tmp_path):
+    """Every worker of a started pool killed while no task is out: the next submit finds
+    the pool broken. The sweep must renew it and finish, not stop with a traceback."""
+    from experiments.sweep.backends import LocalBackend
+
+    exp = write(tmp_path)
+    be = LocalBackend(workers=2)
+    try:
+        be.executor.submit(os.getpid).result(timeout=60)  # start the workers
+        pids = list(be.executor._processes)
+        assert pids
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while not be.executor._broken and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert be.executor._broken, "the pool did not notice its dead workers"
+        report = run_sweep(exp, tmp_path / "o", backend=be, progress=False, echo=None)
+    finally:
+        be.close(cancel=True)
+    assert report.exit_code == 0 and report.pool_restarts >= 1, report.text()
+    assert_complete(tmp_path / "o", reference)
 
 
 # ------------------------------------------------------- full disk, read-only

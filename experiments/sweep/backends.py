@@ -80,6 +80,10 @@ class LocalBackend(Backend):
     name = "local"
     died = (BrokenProcessPool,)
     breaks_on_death = True
+    # A worker can also die of something outside the run (a SIGKILL from outside,
+    # the OOM killer making room for another process); a run is blamed only if
+    # its worker dies under it twice while it runs alone.
+    confirm_deaths = 2
 
     def __init__(self, workers: int | None = None) -> None:
         super().__init__()

@@ -324,19 +324,33 @@ def _drive(
     restarts = 0
     last_flush = time.monotonic()
 
+    def submit(runs: list[int], alone: bool) -> bool:
+        """Send a task; False if the pool broke before it could (the task never ran)."""
+        try:
+            inflight[be.executor.submit(run_batch, task(runs))] = (runs, alone)
+        except BrokenExecutor:  # a worker died since the last results came in
+            return False
+        return True
+
     while queue or suspects or inflight:
+        unsent = False
         if suspects:
             if not inflight:  # a suspect runs alone, so a death names it
                 r = suspects.popleft()
                 be.settle()
-                inflight[be.executor.submit(run_batch, task([r]))] = ([r], True)
+                if not submit([r], True):
+                    suspects.appendleft(r)
+                    unsent = True
         else:
             while queue and len(inflight) < max_inflight:
                 n = batch_size or auto_batch(len(queue), be.workers)
                 runs = [queue.popleft() for _ in range(min(n, len(queue)))]
-                inflight[be.executor.submit(run_batch, task(runs))] = (runs, False)
-        done, _ = wait(list(inflight), timeout=1.0, return_when=FIRST_COMPLETED)
-        broken = False
+                if not submit(runs, False):
+                    queue.extendleft(reversed(runs))
+                    unsent = True
+                    break
+        done, _ = wait(list(inflight), timeout=0 if unsent else 1.0, return_when=FIRST_COMPLETED)
+        broken = unsent
         for f in done:
             runs, alone = inflight.pop(f)
             try:

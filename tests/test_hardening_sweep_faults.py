@@ -423,7 +423,10 @@ def test_disk_full_before_anything_is_written(reference, tmp_path):
         stdout, stderr = proc.communicate(timeout=300)
         assert proc.returncode == 2 and "No space left on device" in stderr, stderr
         assert "Traceback" not in stderr
-        filler.unlink()
+        filler.unlink()  # free space (and room for the whole sweep)
+        subprocess.run(
+            ["mount", "-o", "remount,size=64m", str(disk)], check=True, capture_output=True
+        )
         report = resume_in_process(exp, out)
         assert report.exit_code == 0
         assert_complete(out, reference)
@@ -611,7 +614,7 @@ def test_flipped_bytes_in_chunks_are_never_read_as_results(
     rng = random.Random(99)
     exp = write(tmp_path)
     files = sorted((finished / "chunks").glob("*.parquet"))
-    outcomes = {"refused on load, redone on resume": 0}
+    outcomes = {"refused on load": 0, "redone on resume": 0}
     for case in range(FLIPPED_BYTES):
         src = rng.choice(files)
         out = copy_of(finished, tmp_path / f"c{case}")
@@ -623,9 +626,11 @@ def test_flipped_bytes_in_chunks_are_never_read_as_results(
         loader = load_results if src.name.startswith("runs-") else load_series
         with pytest.raises(SweepDirError, match=victim.name):
             loader(out)
-        if case < 4 or FULL:  # resuming is the same path for every case; a few suffice in CI
+        # resuming takes the same path for every damaged chunk: a sample of cases suffices
+        if case < 4 or (FULL and case % 5 == 0):
             _resume_sets_aside(exp, out, victim.name, reference)
-        outcomes["refused on load, redone on resume"] += 1
+            outcomes["redone on resume"] += 1
+        outcomes["refused on load"] += 1
         shutil.rmtree(out)
     record_property("flipped_bytes", json.dumps(outcomes))
 

@@ -308,6 +308,7 @@ def test_worker_processes_killed_from_outside_mid_run(reference, tmp_path, recor
     record_property("worker_kills", json.dumps(killed))
     assert len(killed) >= 1, "no worker was killed"
     assert "Traceback" not in stderr and "worker pool restarted" in stdout
+    record_property("pool_restarts", stdout.split("worker pool restarted ")[1].split("x")[0])
     if proc.returncode == 1:
         # A run whose worker was killed twice while it ran alone is blamed: recorded
         # failed, with the reason, never dropped; --retry-failed finishes it.

@@ -19,8 +19,8 @@ import mesa
 import numpy as np
 
 if TYPE_CHECKING:
-    from agents.vendor import Vendor
-    from sim.model import MarketModel
+    from privmarket.agents.vendor import Vendor
+    from privmarket.sim.model import MarketModel
 
 
 class Answer(StrEnum):

@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from agents.government import Answer, Demand, Outcome
+from privmarket.agents.government import Answer, Demand, Outcome
 
 if TYPE_CHECKING:
-    from agents.vendor import Vendor
+    from privmarket.agents.vendor import Vendor
 
 ALL_ANSWERS: tuple[Answer, ...] = tuple(Answer)
 

@@ -22,10 +22,10 @@ import mesa
 import numpy as np
 from mesa.agent import AgentSet
 
-from sim.params import SEGMENTS
+from privmarket.sim.params import SEGMENTS
 
 if TYPE_CHECKING:
-    from sim.model import MarketModel
+    from privmarket.sim.model import MarketModel
 
 NO_VENDOR = -1
 

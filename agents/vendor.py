@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from agents.government import Answer, Demand, Outcome
-from agents.strategies import feasible_answers, make_strategy, reward_of
+from privmarket.agents.government import Answer, Demand, Outcome
+from privmarket.agents.strategies import feasible_answers, make_strategy, reward_of
 
 if TYPE_CHECKING:
-    from sim.model import MarketModel
+    from privmarket.sim.model import MarketModel
 
 # Presence of a vendor in a country.
 ACTIVE, EXITED, BANNED = 0, 1, 2

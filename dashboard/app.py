@@ -9,10 +9,10 @@ from __future__ import annotations
 import solara
 from mesa.visualization import SolaraViz
 
-from dashboard import state
-from dashboard.components import LiveViews, SettingsSidebar
-from dashboard.explorer import ExplorerPage
-from dashboard.figures import WORLD_CSS
+from privmarket.dashboard import state
+from privmarket.dashboard.components import LiveViews, SettingsSidebar
+from privmarket.dashboard.explorer import ExplorerPage
+from privmarket.dashboard.figures import WORLD_CSS
 
 
 @solara.component

@@ -14,13 +14,18 @@ import os
 import socket
 from pathlib import Path
 
-from dashboard import ENV_PLAY_INTERVAL, ENV_RENDER_INTERVAL, ENV_RESULTS_LABEL, ENV_RESULTS_ROOT
+from privmarket.dashboard import (
+    ENV_PLAY_INTERVAL,
+    ENV_RENDER_INTERVAL,
+    ENV_RESULTS_LABEL,
+    ENV_RESULTS_ROOT,
+)
 
 APP_PATH = Path(__file__).with_name("app.py")
 
 
 def _usage_error(message: str) -> Exception:
-    from experiments.cli import UsageError
+    from privmarket.experiments.cli import UsageError
 
     return UsageError(message)
 

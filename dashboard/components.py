@@ -11,8 +11,8 @@ from __future__ import annotations
 import solara
 from mesa.visualization.utils import update_counter
 
-from dashboard import state
-from dashboard.figures import (
+from privmarket.dashboard import state
+from privmarket.dashboard.figures import (
     CHARTS,
     feed_html,
     reading,
@@ -23,7 +23,7 @@ from dashboard.figures import (
     world_html,
     world_state,
 )
-from dashboard.live import (
+from privmarket.dashboard.live import (
     MAX_USERS,
     MIN_USERS,
     LiveSettings,
@@ -31,7 +31,7 @@ from dashboard.live import (
     compare_outcomes,
     strategies,
 )
-from sim.scenarios import get_scenario, list_scenarios
+from privmarket.sim.scenarios import get_scenario, list_scenarios
 
 ALL_COUNTRIES = "All countries"
 #: Above this model time per quarter the page suggests a render interval.

@@ -22,8 +22,8 @@ import pandas as pd
 import solara
 from matplotlib.figure import Figure
 
-from dashboard import state
-from dashboard.live import LiveSettings
+from privmarket.dashboard import state
+from privmarket.dashboard.live import LiveSettings
 
 MANIFEST = "manifest.json"
 #: Folders never searched for sweeps (environments, caches, version control).
@@ -118,7 +118,7 @@ class Sweep:
 def load_sweep(path: Path, label: str = "") -> Sweep:
     """Read a results folder with the runner's public loaders."""
     try:
-        from experiments.sweep.store import load_manifest, load_results
+        from privmarket.experiments.sweep.store import load_manifest, load_results
     except ImportError as exc:  # pragma: no cover - the runner ships with the project
         raise ExplorerError(f"the sweep runner is not installed: {exc}") from None
     try:
@@ -233,7 +233,7 @@ def main_effects(sweep: Sweep, outcome: str) -> pd.DataFrame:
 
 def sensitivity(sweep: Sweep, outcome: str) -> tuple[Figure, str]:
     """Sensitivity bars for ``outcome``: Sobol' (saltelli), Morris, or first-order effects."""
-    from experiments import analysis
+    from privmarket.experiments import analysis
 
     kind = (sweep.manifest.get("design") or {}).get("kind", "")
     note = ""
@@ -268,7 +268,7 @@ def sensitivity(sweep: Sweep, outcome: str) -> tuple[Figure, str]:
 
 
 def survival_figure(sweep: Sweep, x: str, y: str, outcome: str) -> Figure:
-    from experiments import analysis
+    from privmarket.experiments import analysis
 
     grid = analysis.survival_map(sweep.runs, x, y, outcome=outcome)
     return _small(analysis.heatmap_figure(grid))
@@ -333,7 +333,7 @@ def distribution_figure(sweep: Sweep, outcome: str, chosen: pd.DataFrame, label:
 
 
 def _png(fig: Figure) -> bytes:
-    from dashboard.figures import png
+    from privmarket.dashboard.figures import png
 
     return png(fig)
 

@@ -21,8 +21,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from agents.vendor import ACTIVE, BANNED, EXITED
-from sim.metrics import describe_event
+from privmarket.agents.vendor import ACTIVE, BANNED, EXITED
+from privmarket.sim.metrics import describe_event
 
 # Vendor colours by vendor index (tab10 without its red, kept for bans and exposure).
 PALETTE = (

@@ -28,9 +28,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sim.model import MarketModel
-from sim.params import ParameterError, Params
-from sim.scenarios import get_scenario
+from privmarket.sim.model import MarketModel
+from privmarket.sim.params import ParameterError, Params
+from privmarket.sim.scenarios import get_scenario
 
 #: The most simulated users a dashboard session may ask for (a step stays interactive).
 MAX_USERS = 2_000_000
@@ -371,6 +371,6 @@ class LiveModel(MarketModel):
 
 def strategies() -> tuple[str, ...]:
     """The strategy names a vendor can be given (the model's registry, read when asked)."""
-    from agents import strategies as registry
+    from privmarket.agents import strategies as registry
 
     return tuple(registry.STRATEGIES)

@@ -18,8 +18,13 @@ from pathlib import Path
 
 import solara
 
-from dashboard import ENV_PLAY_INTERVAL, ENV_RENDER_INTERVAL, ENV_RESULTS_LABEL, ENV_RESULTS_ROOT
-from dashboard.live import LiveModel, LiveSettings
+from privmarket.dashboard import (
+    ENV_PLAY_INTERVAL,
+    ENV_RENDER_INTERVAL,
+    ENV_RESULTS_LABEL,
+    ENV_RESULTS_ROOT,
+)
+from privmarket.dashboard.live import LiveModel, LiveSettings
 
 #: This session's settings (what the controls show; applied on Reset).
 settings: solara.Reactive[LiveSettings] = solara.reactive(LiveSettings.for_scenario("baseline"))

@@ -4,7 +4,7 @@ Every function takes either a results folder (as written by ``privmarket sweep``
 or the frame :func:`experiments.sweep.store.load_results` returns, so the same
 calls work in a notebook and behind ``privmarket analyze``::
 
-    from experiments.analysis import sobol_indices, survival_map, discover
+    from privmarket.experiments.analysis import sobol_indices, survival_map, discover
     si = sobol_indices("out/sweeps/sobol", "privacy_exposure")
     grid = survival_map("out/sweeps/survival-map", "vendors.Aegis.stance",
                         "countries.*.appetite", outcome="Aegis.alive")
@@ -35,8 +35,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from experiments.sweep.spec import parse_condition
-from experiments.sweep.store import load_manifest, load_results
+from privmarket.experiments.sweep.spec import parse_condition
+from privmarket.experiments.sweep.store import load_manifest, load_results
 
 __all__ = [
     "Discovery",
@@ -160,7 +160,7 @@ def sobol_indices(
     """
     from SALib.analyze import sobol as salib_sobol
 
-    from experiments.sweep.designs import salib_problem
+    from privmarket.experiments.sweep.designs import salib_problem
 
     m = _manifest(results, manifest)
     d = m["design"]
@@ -206,7 +206,7 @@ def morris_indices(
     """
     from SALib.analyze import morris as salib_morris
 
-    from experiments.sweep.designs import salib_problem
+    from privmarket.experiments.sweep.designs import salib_problem
 
     m = _manifest(results, manifest)
     d = m["design"]
@@ -776,7 +776,7 @@ def bands_figure(
     results folder); ``by`` names a varied parameter (then ``results`` is
     needed, unless ``series`` is a folder).
     """
-    from experiments.sweep.store import load_series
+    from privmarket.experiments.sweep.store import load_series
 
     if not isinstance(series, pd.DataFrame):
         if results is None:
@@ -844,7 +844,7 @@ def analyze_folder(
     echo=print,
 ) -> list[Path]:
     """What ``privmarket analyze`` does: tables and figures into ``out``; returns their paths."""
-    from experiments.sweep.store import load_series
+    from privmarket.experiments.sweep.store import load_series
 
     manifest = load_manifest(folder)
     df = load_results(folder)

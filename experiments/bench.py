@@ -24,7 +24,7 @@ quarter and memory against users, both implementations).
 ``--quick`` runs a small version in seconds (a smoke test for CI): sizes are
 tiny, so its rows are labelled ``smoke`` rather than judged against targets.
 
-The worker side is :func:`run_case`; ``python -m experiments.bench --child
+The worker side is :func:`run_case`; ``python -m privmarket.experiments.bench --child
 IMPL USERS QUARTERS SEED`` runs one case and prints its JSON record.
 """
 
@@ -55,8 +55,8 @@ THREAD_ENV = {
 }
 
 IMPLS = {
-    "vectorised": "sim.model:MarketModel",
-    "reference": "experiments.reference:ReferenceMarketModel",
+    "vectorised": "privmarket.sim.model:MarketModel",
+    "reference": "privmarket.experiments.reference:ReferenceMarketModel",
 }
 
 
@@ -205,7 +205,7 @@ def spawn_case(impl: str, users: int, quarters: int, seed: int, timeout: float) 
     """Run one case in a fresh Python process pinned to one thread."""
     env = dict(os.environ)
     env.update(THREAD_ENV)
-    cmd = [sys.executable, "-m", "experiments.bench", "--child", impl, str(users)]
+    cmd = [sys.executable, "-m", "privmarket.experiments.bench", "--child", impl, str(users)]
     cmd += [str(quarters), str(seed)]
     t0 = time.perf_counter()
     try:
@@ -517,7 +517,7 @@ def format_cases(summary: list[dict[str, Any]]) -> str:
 
 def machine() -> dict[str, Any]:
     """What the numbers were measured on."""
-    from experiments.runs import versions
+    from privmarket.experiments.runs import versions
 
     cpu = platform.processor() or platform.machine()
     try:
@@ -679,7 +679,7 @@ def run_bench(
 
 # -------------------------------------------------------------------- CLI
 def _bench(args: argparse.Namespace) -> int:
-    from experiments.cli import UsageError
+    from privmarket.experiments.cli import UsageError
 
     if args.repeats is not None and args.repeats < 1:
         raise UsageError(f"--repeats {args.repeats}: must be at least 1")
@@ -744,6 +744,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         sys.exit(_child_main(sys.argv[2:]))
-    from experiments.cli import main
+    from privmarket.experiments.cli import main
 
     sys.exit(main(["bench", *sys.argv[1:]]))

@@ -31,9 +31,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.model import MarketModel
-from sim.params import ParameterError, Params
-from sim.scenarios import get_scenario
+from privmarket.sim.model import MarketModel
+from privmarket.sim.params import ParameterError, Params
+from privmarket.sim.scenarios import get_scenario
 
 REQUIRED_COLUMNS = ("year", "vendor", "share")
 
@@ -254,7 +254,7 @@ def fit_figure(comp: pd.DataFrame, title: str = ""):
 
 def write_result(result: dict[str, Any], out: Path) -> None:
     """Write best_params.json, fit.csv and fit.png atomically into ``out``."""
-    from experiments.runs import check_writable, versions
+    from privmarket.experiments.runs import check_writable, versions
 
     check_writable(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -277,7 +277,7 @@ def write_result(result: dict[str, Any], out: Path) -> None:
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    from experiments.runs import check_writable
+    from privmarket.experiments.runs import check_writable
 
     base = get_scenario(args.scenario).params
     observed = load_observed(args.data, base)  # fail early on bad data

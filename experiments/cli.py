@@ -16,15 +16,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sim.params import ParameterError
+from privmarket.sim.params import ParameterError
 
 #: Modules that register subcommands, in the order ``--help`` lists them.
 COMMAND_MODULES = [
-    "experiments.cli",  # run, scenarios
-    "experiments.calibrate",  # calibrate
-    "experiments.sweep.cli",  # sweep, analyze, sweep-bench
-    "experiments.bench",  # bench
-    "dashboard.cli",  # dashboard
+    "privmarket.experiments.cli",  # run, scenarios
+    "privmarket.experiments.calibrate",  # calibrate
+    "privmarket.experiments.sweep.cli",  # sweep, analyze, sweep-bench
+    "privmarket.experiments.bench",  # bench
+    "privmarket.dashboard.cli",  # dashboard
 ]
 
 
@@ -53,8 +53,8 @@ def parse_sets(items: Sequence[str]) -> dict[str, Any]:
 
 def load_params(scenario: str, sets: dict[str, Any], param_file: str | None = None):
     """The scenario's parameters, with a parameter file and ``--set`` values on top."""
-    from sim.params import Params
-    from sim.scenarios import get_scenario
+    from privmarket.sim.params import Params
+    from privmarket.sim.scenarios import get_scenario
 
     params = get_scenario(scenario).params
     if param_file:
@@ -74,7 +74,7 @@ def load_params(scenario: str, sets: dict[str, Any], param_file: str | None = No
 
 # ----------------------------------------------------------------- run
 def _run(args: argparse.Namespace) -> int:
-    from experiments.runs import format_summary, run_to_dir
+    from privmarket.experiments.runs import format_summary, run_to_dir
 
     sets = parse_sets(args.set or [])
     if args.users is not None:
@@ -96,7 +96,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _scenarios(args: argparse.Namespace) -> int:
-    from sim.scenarios import get_scenario, list_scenarios
+    from privmarket.sim.scenarios import get_scenario, list_scenarios
 
     if args.action == "show":
         if not args.name:
@@ -168,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Agent-based market of phone vendors, users and governments "
         "that demand access to private communications.",
     )
-    from experiments.runs import versions
+    from privmarket.experiments.runs import versions
 
     parser.add_argument(
         "--version", action="version", version=f"privmarket {versions()['privmarket']}"
@@ -193,8 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # Run through the package module, so `python -m experiments.cli` and the
+    # Run through the package module, so `python -m privmarket.experiments.cli` and the
     # console script share one copy of this module (and its exception classes).
-    from experiments.cli import main as _main
+    from privmarket.experiments.cli import main as _main
 
     sys.exit(_main())

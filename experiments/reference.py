@@ -39,10 +39,10 @@ from typing import Any
 import mesa
 import numpy as np
 
-from agents.users import NO_VENDOR
-from sim.choice import PRICE_UNIT
-from sim.model import MarketModel
-from sim.params import Params
+from privmarket.agents.users import NO_VENDOR
+from privmarket.sim.choice import PRICE_UNIT
+from privmarket.sim.model import MarketModel
+from privmarket.sim.params import Params
 
 WORLDS = ("own", "shared")
 

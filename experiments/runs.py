@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sim.model import MarketModel
-from sim.params import Params
+from privmarket.sim.model import MarketModel
+from privmarket.sim.params import Params
 
 
 def versions() -> dict[str, str]:
@@ -114,7 +114,7 @@ def run_to_dir(
 
 def write_figures(table, folder: Path) -> list[Path]:
     """The run's standard PNG figures."""
-    from sim.plots import cash_trust_figure, demands_figure, shares_figure
+    from privmarket.sim.plots import cash_trust_figure, demands_figure, shares_figure
 
     paths = []
     for name, make in [

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from experiments.calibrate import comparison, fit_figure, load_observed, simulated_shares
-from sim.model import MarketModel
-from sim.plots import overview
-from sim.scenarios import get_scenario
+from privmarket.experiments.calibrate import comparison, fit_figure, load_observed, simulated_shares
+from privmarket.sim.model import MarketModel
+from privmarket.sim.plots import overview
+from privmarket.sim.scenarios import get_scenario
 
 IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from sim.model import MarketModel
+    from privmarket.sim.model import MarketModel
 
 EVENT_KINDS = (
     "demand",
@@ -249,8 +249,8 @@ WIDE_VENDOR_FIGURES = (
 
 def quarter_table(model: MarketModel) -> pd.DataFrame:
     """One row per quarter: market figures, then ``<vendor>.<figure>`` columns."""
-    from agents.government import Government
-    from agents.vendor import Vendor
+    from privmarket.agents.government import Government
+    from privmarket.agents.vendor import Vendor
 
     dc = model.datacollector
     market = dc.get_model_vars_dataframe().reset_index(drop=True)

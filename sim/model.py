@@ -18,11 +18,11 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from agents.government import Government
-from agents.users import UserCollection, tally
-from agents.vendor import ACTIVE, BANNED, EXITED, Vendor
-from sim.choice import PRICE_UNIT, gumbel_argmax
-from sim.metrics import (
+from privmarket.agents.government import Government
+from privmarket.agents.users import UserCollection, tally
+from privmarket.agents.vendor import ACTIVE, BANNED, EXITED, Vendor
+from privmarket.sim.choice import PRICE_UNIT, gumbel_argmax
+from privmarket.sim.metrics import (
     GOVERNMENT_REPORTERS,
     VENDOR_REPORTERS,
     EventLog,
@@ -32,8 +32,8 @@ from sim.metrics import (
     quarter_table,
     shares,
 )
-from sim.params import ParameterError, Params, ScriptedDemand
-from sim.world import build_population
+from privmarket.sim.params import ParameterError, Params, ScriptedDemand
+from privmarket.sim.world import build_population
 
 
 def _by_vendor(vendor: np.ndarray, weights: np.ndarray, n_vendors: int) -> np.ndarray:
@@ -79,7 +79,7 @@ class MarketModel(mesa.Model):
     ) -> None:
         super().__init__(rng=rng)
         if params is None:
-            from sim.scenarios import get_scenario
+            from privmarket.sim.scenarios import get_scenario
 
             scenario = scenario or "baseline"
             params = get_scenario(scenario).params
@@ -486,6 +486,6 @@ class MarketModel(mesa.Model):
 
     def plot(self, kind: str = "overview"):
         """The standard figure of this run (a matplotlib Figure)."""
-        from sim.plots import overview
+        from privmarket.sim.plots import overview
 
         return overview(self.table(), self.event_frame())

@@ -124,7 +124,7 @@ class VendorSpec(_Strict):
     @field_validator("strategy")
     @classmethod
     def _known_strategy(cls, name: str) -> str:
-        from agents.strategies import STRATEGIES
+        from privmarket.agents.strategies import STRATEGIES
 
         if name not in STRATEGIES:
             raise ValueError(f"unknown strategy {name!r}; allowed: {sorted(STRATEGIES)}")

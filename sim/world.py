@@ -10,8 +10,8 @@ import math
 
 import numpy as np
 
-from agents.users import NO_VENDOR, UserPopulation
-from sim.params import Params
+from privmarket.agents.users import NO_VENDOR, UserPopulation
+from privmarket.sim.params import Params
 
 #: Users per chunk when drawing contacts. Each chunk makes its draws in a fixed
 #: order (who is abroad, then where abroad, then whom), so this number is part of

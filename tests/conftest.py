@@ -6,7 +6,7 @@ import os
 
 from hypothesis import settings
 
-from sim.params import Params
+from privmarket.sim.params import Params
 
 # Property-based tests: random exploration on developers' machines, a fixed
 # (derandomized) set of examples in CI so that a run is repeatable.

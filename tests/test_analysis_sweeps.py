@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from experiments.analysis import (
+from privmarket.experiments.analysis import (
     bands_figure,
     discover,
     heatmap_figure,
@@ -19,9 +19,9 @@ from experiments.analysis import (
     survival_map,
     tradeoff_figure,
 )
-from experiments.cli import main
-from experiments.sweep.runner import run_sweep
-from experiments.sweep.store import load_manifest, load_results, load_series
+from privmarket.experiments.cli import main
+from privmarket.experiments.sweep.runner import run_sweep
+from privmarket.experiments.sweep.store import load_manifest, load_results, load_series
 
 # ``start_year`` only labels quarters: with common seeds, outcomes cannot depend on it,
 # so its sensitivity indices must be exactly zero while hazard's are not.

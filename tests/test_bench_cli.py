@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments.bench import (
+from privmarket.experiments.bench import (
     THREAD_ENV,
     format_targets,
     full_plan,
@@ -24,7 +24,7 @@ from experiments.bench import (
 
 def privmarket(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "experiments.cli", *args],
+        [sys.executable, "-m", "privmarket.experiments.cli", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

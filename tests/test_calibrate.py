@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from experiments.calibrate import DataError, calibrate, load_observed
-from experiments.cli import main
-from sim.scenarios import get_scenario
+from privmarket.experiments.calibrate import DataError, calibrate, load_observed
+from privmarket.experiments.cli import main
+from privmarket.sim.scenarios import get_scenario
 
 SCENARIO = "platform-decline-2009-2016"
 DATA = Path(get_scenario(SCENARIO).extra["observed"])

@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from experiments.cli import main
+from privmarket.experiments.cli import main
 
-EXE = [sys.executable, "-m", "experiments.cli"]
+EXE = [sys.executable, "-m", "privmarket.experiments.cli"]
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.cli import check_port, is_loopback, server_env, solara_args
-from experiments.cli import build_parser, main
+from privmarket.dashboard.cli import check_port, is_loopback, server_env, solara_args
+from privmarket.experiments.cli import build_parser, main
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -8,9 +8,9 @@ import pytest
 import solara
 import solara.widgets
 
-from dashboard import state
-from dashboard.app import LivePage
-from dashboard.live import LiveSettings
+from privmarket.dashboard import state
+from privmarket.dashboard.app import LivePage
+from privmarket.dashboard.live import LiveSettings
 
 _OPEN: list = []
 
@@ -142,7 +142,7 @@ def test_government_sliders_set_one_country_or_all():
 def test_slider_snapping_in_the_browser_is_not_a_change():
     """A browser slider snaps an off-grid value (the mean appetite, 0.49...) to its grid
     and reports that; the settings must not change because of it."""
-    from dashboard.components import snap
+    from privmarket.dashboard.components import snap
 
     rc = render()
     before = state.settings.value
@@ -187,7 +187,7 @@ def test_invalid_extra_parameter_names_the_field():
 
 
 def test_scenario_picker_loads_the_scenarios_values():
-    from sim.scenarios import get_scenario, list_scenarios
+    from privmarket.sim.scenarios import get_scenario, list_scenarios
 
     names = list_scenarios()
     other = names[-1]

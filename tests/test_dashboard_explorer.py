@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import solara
 
-from dashboard import explorer as E
-from dashboard import state
-from dashboard.live import LiveModel, LiveSettings, compare_outcomes
+from privmarket.dashboard import explorer as E
+from privmarket.dashboard import state
+from privmarket.dashboard.live import LiveModel, LiveSettings, compare_outcomes
 
 TOML = """
 name = "unit"
@@ -63,7 +63,7 @@ def sweep_into(root: Path, text: str, name: str) -> Path:
     exp.write_text(text)
     out = root / "sweeps" / name
     script = Path(sys.executable).with_name("privmarket")
-    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "experiments.cli"]
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "privmarket.experiments.cli"]
     done = subprocess.run(
         [*cmd, "sweep", str(exp), "--out", str(out), "--backend", "serial", "--no-progress"],
         capture_output=True,

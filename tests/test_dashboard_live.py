@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from agents.vendor import BANNED, EXITED
-from dashboard import figures as F
-from dashboard.live import (
+from privmarket.agents.vendor import BANNED, EXITED
+from privmarket.dashboard import figures as F
+from privmarket.dashboard.live import (
     MAX_USERS,
     LiveModel,
     LiveSettings,
@@ -20,9 +20,9 @@ from dashboard.live import (
     parse_users,
     resolve,
 )
-from sim.model import MarketModel
-from sim.params import ParameterError
-from sim.scenarios import get_scenario, list_scenarios
+from privmarket.sim.model import MarketModel
+from privmarket.sim.params import ParameterError
+from privmarket.sim.scenarios import get_scenario, list_scenarios
 
 
 def small(**changes) -> LiveSettings:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import agents.users as users_mod
-import sim.world as world
-from agents.users import NO_VENDOR
-from sim.choice import COLUMN_LOOP_MAX, gumbel_argmax
-from sim.model import MarketModel
-from sim.params import Params
+import privmarket.agents.users as users_mod
+import privmarket.sim.world as world
+from privmarket.agents.users import NO_VENDOR
+from privmarket.sim.choice import COLUMN_LOOP_MAX, gumbel_argmax
+from privmarket.sim.model import MarketModel
+from privmarket.sim.params import Params
 
 
 def naive_installed(m: MarketModel) -> np.ndarray:
@@ -224,7 +224,7 @@ def test_forced_users_by_country_block_equal_the_lookup_over_everyone():
 
 
 def test_reported_figures_computed_once_equal_the_model_and_follow_changes():
-    from sim.metrics import reported_figures
+    from privmarket.sim.metrics import reported_figures
 
     m = MarketModel(n_users=3_000, rng=2, **{"countries.*.appetite": 0.9, "demand_rate": 1.0})
     for _ in range(12):
@@ -246,7 +246,7 @@ def test_reported_figures_computed_once_equal_the_model_and_follow_changes():
 
 
 def test_choosers_and_movers_in_blocks_give_the_same_run(monkeypatch):
-    import sim.model as model_mod
+    import privmarket.sim.model as model_mod
 
     kw = dict(n_users=3_000, rng=8, **{"countries.*.appetite": 0.9, "demand_rate": 1.0})
     whole = MarketModel(**kw).run(12)

@@ -27,8 +27,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from experiments.reference import QuarterFigures, ReferenceMarketModel, ReferenceUser
-from sim.model import MarketModel
+from privmarket.experiments.reference import QuarterFigures, ReferenceMarketModel, ReferenceUser
+from privmarket.sim.model import MarketModel
 
 ALPHA = 0.001
 SEEDS = range(24)

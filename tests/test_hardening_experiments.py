@@ -32,10 +32,10 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from experiments.cli import main
-from experiments.sweep.spec import DESIGNS, SpecError, load_experiment
-from experiments.sweep.store import load_manifest, load_results, load_series
-from sim.scenarios import list_scenarios
+from privmarket.experiments.cli import main
+from privmarket.experiments.sweep.spec import DESIGNS, SpecError, load_experiment
+from privmarket.experiments.sweep.store import load_manifest, load_results, load_series
+from privmarket.sim.scenarios import list_scenarios
 
 FULL = os.environ.get("PRIVMARKET_HARDENING", "").strip().lower() == "full"
 #: Examples per property (CI, full form).
@@ -616,7 +616,15 @@ def test_the_installed_command_refuses_in_one_message_without_traceback(tmp_path
     exp = tmp_path / "bad.toml"
     exp.write_bytes(text if isinstance(text, bytes) else text.encode())
     done = subprocess.run(
-        [sys.executable, "-m", "experiments.cli", "sweep", str(exp), "--out", str(tmp_path / "o")],
+        [
+            sys.executable,
+            "-m",
+            "privmarket.experiments.cli",
+            "sweep",
+            str(exp),
+            "--out",
+            str(tmp_path / "o"),
+        ],
         capture_output=True,
         text=True,
         timeout=120,

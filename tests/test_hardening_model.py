@@ -13,11 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agents.users import NO_VENDOR
-from agents.vendor import ACTIVE
-from sim.model import MarketModel
-from sim.params import ParameterError, Params
-from sim.scenarios import get_scenario, list_scenarios
+from privmarket.agents.users import NO_VENDOR
+from privmarket.agents.vendor import ACTIVE
+from privmarket.sim.model import MarketModel
+from privmarket.sim.params import ParameterError, Params
+from privmarket.sim.scenarios import get_scenario, list_scenarios
 
 SCALARS = {r["name"]: r for r in Params.describe()}
 FLOAT_FIELDS = [

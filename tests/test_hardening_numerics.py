@@ -26,9 +26,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agents.users import NO_VENDOR
-from sim.model import MarketModel
-from sim.params import ParameterError, Params
+from privmarket.agents.users import NO_VENDOR
+from privmarket.sim.model import MarketModel
+from privmarket.sim.params import ParameterError, Params
 from tests.test_hardening_model import accepted_overrides, check_invariants
 
 FULL = os.environ.get("PRIVMARKET_HARDENING", "").strip().lower() == "full"
@@ -161,7 +161,7 @@ _RANGE = re.compile(r"range ([\[(])(-?inf|[-\d.e+]+), (-?inf|[-\d.e+]+)([\])])")
 
 def _bounded_fields() -> list[tuple[str, float, float]]:
     """(path, low, high) of every bounded number: top level, vendors.0.*, countries.0.*."""
-    from sim.params import _bounds  # the same bounds the messages are made from
+    from privmarket.sim.params import _bounds  # the same bounds the messages are made from
 
     p = Params()
     out = []

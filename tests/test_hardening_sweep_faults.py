@@ -39,8 +39,13 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from experiments.sweep.runner import run_sweep
-from experiments.sweep.store import SweepDirError, load_manifest, load_results, load_series
+from privmarket.experiments.sweep.runner import run_sweep
+from privmarket.experiments.sweep.store import (
+    SweepDirError,
+    load_manifest,
+    load_results,
+    load_series,
+)
 
 FULL = os.environ.get("PRIVMARKET_HARDENING", "").strip().lower() == "full"
 #: Pretend not to be root (no mounts, no chattr): exercises the fallbacks.
@@ -75,7 +80,7 @@ kind = "grid"
 series = ["privacy_exposure", "Aegis.installed_share"]
 """
 OTHER = EXP.replace("seed = 4242", "seed = 4343").replace('name = "faults"', 'name = "other"')
-PRIVMARKET = [sys.executable, "-m", "experiments.cli"]
+PRIVMARKET = [sys.executable, "-m", "privmarket.experiments.cli"]
 
 
 # ----------------------------------------------------------------- helpers
@@ -328,7 +333,7 @@ def test_worker_processes_killed_from_outside_mid_run(reference, tmp_path, recor
 def test_workers_killed_while_idle_before_the_next_submit(reference, tmp_path):
     """Every worker of a started pool killed while no task is out: the next submit finds
     the pool broken. The sweep must renew it and finish, not stop with a traceback."""
-    from experiments.sweep.backends import LocalBackend
+    from privmarket.experiments.sweep.backends import LocalBackend
 
     exp = write(tmp_path)
     be = LocalBackend(workers=2)

@@ -8,11 +8,11 @@ import mesa
 import numpy as np
 import pytest
 
-from agents.government import Government
-from agents.users import User
-from agents.vendor import Vendor
-from sim.model import MarketModel
-from sim.params import ParameterError, Params
+from privmarket.agents.government import Government
+from privmarket.agents.users import User
+from privmarket.agents.vendor import Vendor
+from privmarket.sim.model import MarketModel
+from privmarket.sim.params import ParameterError, Params
 
 
 def test_parameter_errors_name_field_value_and_range():

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.government import Answer, Outcome
-from agents.strategies import Strategy, register_strategy
-from agents.vendor import ACTIVE, BANNED, EXITED
-from sim.model import MarketModel
-from sim.params import ParameterError, ScriptedDemand
+from privmarket.agents.government import Answer, Outcome
+from privmarket.agents.strategies import Strategy, register_strategy
+from privmarket.agents.vendor import ACTIVE, BANNED, EXITED
+from privmarket.sim.model import MarketModel
+from privmarket.sim.params import ParameterError, ScriptedDemand
 from tests.conftest import small_world
 
 

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agents.users import NO_VENDOR
-from agents.vendor import ACTIVE
-from sim.model import MarketModel
+from privmarket.agents.users import NO_VENDOR
+from privmarket.agents.vendor import ACTIVE
+from privmarket.sim.model import MarketModel
 
 
 def test_same_seed_same_tables_different_seed_differs():

@@ -30,17 +30,16 @@ KERNEL_NAME = "privmarket-test"
 
 #: The project modules notebooks may import: the public API.
 PUBLIC_MODULES = (
-    "sim.model",
-    "sim.scenarios",
-    "sim.params",
-    "sim.plots",
-    "experiments.runs",
-    "experiments.calibrate",
-    "experiments.sweep.runner",
-    "experiments.sweep.store",
-    "experiments.analysis",
+    "privmarket.sim.model",
+    "privmarket.sim.scenarios",
+    "privmarket.sim.params",
+    "privmarket.sim.plots",
+    "privmarket.experiments.runs",
+    "privmarket.experiments.calibrate",
+    "privmarket.experiments.sweep.runner",
+    "privmarket.experiments.sweep.store",
+    "privmarket.experiments.analysis",
 )
-PROJECT_PACKAGES = ("agents", "sim", "experiments", "dashboard")
 
 
 def read(name: str) -> nbformat.NotebookNode:
@@ -97,7 +96,7 @@ def _imports(source: str) -> set[str]:
 def test_uses_only_the_public_api(name: str) -> None:
     nb = read(name)
     used = set().union(*(_imports(c.source) for c in code_cells(nb)))
-    ours = {m for m in used if m.split(".")[0] in PROJECT_PACKAGES}
+    ours = {m for m in used if m.split(".")[0] == "privmarket"}
     private = {m for m in ours if not any(m == p or m.startswith(p + ".") for p in PUBLIC_MODULES)}
     assert not private, f"{name} imports modules outside the public API: {sorted(private)}"
     assert ours, f"{name} imports nothing from the project"
@@ -197,7 +196,7 @@ def test_notebook_runs_top_to_bottom(
 @pytest.mark.notebooks
 def test_kernel_is_this_interpreter(kernel_dir: Path) -> None:
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("import sys, sim\nprint(sys.executable)")]
+    nb.cells = [nbformat.v4.new_code_cell("import sys, privmarket.sim\nprint(sys.executable)")]
     execute(nb, kernel_dir, timeout=120)
     printed = nb.cells[0].outputs[0].text.strip()
     assert Path(printed).resolve() == Path(sys.executable).resolve()

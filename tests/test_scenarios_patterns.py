@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.vendor import ACTIVE
-from experiments.calibrate import fit_error, load_observed, simulated_shares
-from sim.model import MarketModel
-from sim.scenarios import get_scenario, list_scenarios
+from privmarket.agents.vendor import ACTIVE
+from privmarket.experiments.calibrate import fit_error, load_observed, simulated_shares
+from privmarket.sim.model import MarketModel
+from privmarket.sim.scenarios import get_scenario, list_scenarios
 
 SEEDS = range(5)
 REQUIRED_FRACTION = 0.8
@@ -132,7 +132,7 @@ def test_platform_decline_calibrated_fit_within_three_points():
 
 @pytest.mark.parametrize("name", list_scenarios())
 def test_every_scenario_runs_from_the_cli(name, tmp_path):
-    from experiments.cli import main
+    from privmarket.experiments.cli import main
 
     assert (
         main(

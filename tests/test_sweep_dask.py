@@ -7,10 +7,10 @@ import logging
 import pandas as pd
 import pytest
 
-from experiments.cli import main
-from experiments.sweep.backends import DaskBackend
-from experiments.sweep.runner import run_sweep
-from experiments.sweep.store import load_results, load_series
+from privmarket.experiments.cli import main
+from privmarket.experiments.sweep.backends import DaskBackend
+from privmarket.experiments.sweep.runner import run_sweep
+from privmarket.experiments.sweep.store import load_results, load_series
 
 EXP = """\
 name = "dask-test"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from experiments.sweep.seeds import design_rng, run_seed, run_seeds, seeds_for
-from experiments.sweep.spec import SpecError, parse_experiment
+from privmarket.experiments.sweep.seeds import design_rng, run_seed, run_seeds, seeds_for
+from privmarket.experiments.sweep.spec import SpecError, parse_experiment
 
 HEAD = """
 scenario = "baseline"

@@ -14,12 +14,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from experiments.cli import main
-from experiments.sweep.runner import run_sweep
-from experiments.sweep.seeds import seeds_for
-from experiments.sweep.spec import load_experiment
-from experiments.sweep.store import SweepDirError, load_manifest, load_results, load_series
-from sim.model import MarketModel
+from privmarket.experiments.cli import main
+from privmarket.experiments.sweep.runner import run_sweep
+from privmarket.experiments.sweep.seeds import seeds_for
+from privmarket.experiments.sweep.spec import load_experiment
+from privmarket.experiments.sweep.store import (
+    SweepDirError,
+    load_manifest,
+    load_results,
+    load_series,
+)
+from privmarket.sim.model import MarketModel
 
 BASE = """\
 name = "runner-test"
@@ -42,7 +47,7 @@ kind = "grid"
 series = ["privacy_exposure", "Aegis.installed_share"]
 """
 N_RUNS = 12
-PRIVMARKET = [sys.executable, "-m", "experiments.cli"]
+PRIVMARKET = [sys.executable, "-m", "privmarket.experiments.cli"]
 
 
 def write(tmp_path: Path, text: str, name: str = "exp.toml") -> Path:

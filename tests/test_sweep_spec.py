@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from experiments.cli import main
-from experiments.sweep.spec import (
+from privmarket.experiments.cli import main
+from privmarket.experiments.sweep.spec import (
     DESIGNS,
     SpecError,
     key_lines,

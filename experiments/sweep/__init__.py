@@ -14,7 +14,7 @@
 
 The common entry points are importable from here::
 
-    from experiments.sweep import run_sweep, load_results, load_series, load_manifest
+    from privmarket.experiments.sweep import run_sweep, load_results, load_series, load_manifest
 
 See ``docs/sweeps.md``.
 """
@@ -24,11 +24,11 @@ from __future__ import annotations
 from typing import Any
 
 _EXPORTS = {
-    "run_sweep": "experiments.sweep.runner",
-    "load_experiment": "experiments.sweep.spec",
-    "load_results": "experiments.sweep.store",
-    "load_series": "experiments.sweep.store",
-    "load_manifest": "experiments.sweep.store",
+    "run_sweep": "privmarket.experiments.sweep.runner",
+    "load_experiment": "privmarket.experiments.sweep.spec",
+    "load_results": "privmarket.experiments.sweep.store",
+    "load_series": "privmarket.experiments.sweep.store",
+    "load_manifest": "privmarket.experiments.sweep.store",
 }
 
 __all__ = list(_EXPORTS)

@@ -31,7 +31,12 @@ from typing import Any
 
 BACKENDS = ("local", "dask", "serial")
 
-_WORKER_MODULES = ["experiments.sweep.worker", "sim.model", "pandas", "pyarrow"]
+_WORKER_MODULES = [
+    "privmarket.experiments.sweep.worker",
+    "privmarket.sim.model",
+    "pandas",
+    "pyarrow",
+]
 
 
 def default_workers() -> int:
@@ -100,7 +105,7 @@ class LocalBackend(Backend):
         return multiprocessing.get_context("spawn")
 
     def _new(self) -> ProcessPoolExecutor:
-        from experiments.sweep.worker import init_worker
+        from privmarket.experiments.sweep.worker import init_worker
 
         return ProcessPoolExecutor(
             max_workers=self.workers,
@@ -227,7 +232,7 @@ class SerialBackend(Backend):
 
 def check_backend_args(name: str, workers: int | None, scheduler: str | None) -> None:
     """Reject backend options that do not fit together (a UsageError naming the choices)."""
-    from experiments.cli import UsageError
+    from privmarket.experiments.cli import UsageError
 
     if name not in BACKENDS:
         raise UsageError(f"--backend {name!r}: allowed: {', '.join(BACKENDS)}")

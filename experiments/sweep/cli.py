@@ -14,7 +14,7 @@ def example_names() -> list[str]:
 
 def resolve_experiment(name: str) -> Path:
     """A path to an experiment file; a bare name such as ``quick-grid`` finds a shipped example."""
-    from experiments.cli import UsageError
+    from privmarket.experiments.cli import UsageError
 
     p = Path(name)
     if p.exists():
@@ -50,9 +50,9 @@ def _plan_text(exp) -> str:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from experiments.cli import UsageError
-    from experiments.sweep.runner import run_sweep
-    from experiments.sweep.spec import load_experiment
+    from privmarket.experiments.cli import UsageError
+    from privmarket.experiments.sweep.runner import run_sweep
+    from privmarket.experiments.sweep.spec import load_experiment
 
     exp = load_experiment(resolve_experiment(args.experiment))
     if args.check:
@@ -81,9 +81,9 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from experiments.analysis import analyze_folder
-    from experiments.cli import UsageError
-    from experiments.sweep.store import SweepDirError
+    from privmarket.experiments.analysis import analyze_folder
+    from privmarket.experiments.cli import UsageError
+    from privmarket.experiments.sweep.store import SweepDirError
 
     try:
         analyze_folder(
@@ -104,7 +104,7 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from experiments.sweep.compare import main as compare_main
+    from privmarket.experiments.sweep.compare import main as compare_main
 
     argv = ["--quick"] if args.quick else []
     if args.json:
@@ -115,7 +115,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from experiments.sweep.backends import BACKENDS
+    from privmarket.experiments.sweep.backends import BACKENDS
 
     p = sub.add_parser(
         "sweep",

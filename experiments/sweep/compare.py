@@ -1,6 +1,6 @@
 """Measure the sweep runner: against ``mesa.batch_run``, and 2 workers against 1.
 
-Run ``python -m experiments.sweep.compare`` (or ``privmarket sweep-bench``);
+Run ``python -m privmarket.experiments.sweep.compare`` (or ``privmarket sweep-bench``);
 ``--quick`` uses small sizes, ``--json FILE`` also writes the figures.
 
 1. **Against mesa.batch_run.** The same grid (Aegis's stance x every
@@ -89,8 +89,8 @@ samples = {points}
 def _batch_run(exp, processes: int) -> tuple[list[dict[str, Any]], float]:
     from mesa.batchrunner import batch_run
 
-    from experiments.sweep.seeds import run_seeds
-    from sim.model import MarketModel
+    from privmarket.experiments.sweep.seeds import run_seeds
+    from privmarket.sim.model import MarketModel
 
     parameters: dict[str, Any] = {"n_users": exp.fixed["n_users"], "quarters": exp.quarters}
     for v in exp.varied:
@@ -110,8 +110,8 @@ def _batch_run(exp, processes: int) -> tuple[list[dict[str, Any]], float]:
 
 
 def _sweep(exp, backend: str, workers: int, folder: Path) -> tuple[Any, float]:
-    from experiments.sweep.runner import run_sweep
-    from experiments.sweep.store import load_results
+    from privmarket.experiments.sweep.runner import run_sweep
+    from privmarket.experiments.sweep.store import load_results
 
     shutil.rmtree(folder, ignore_errors=True)
     t0 = time.perf_counter()
@@ -124,7 +124,7 @@ def _sweep(exp, backend: str, workers: int, folder: Path) -> tuple[Any, float]:
 
 def _agreement(exp, batch_rows: list[dict[str, Any]], results) -> dict[str, Any]:
     """Compare batch_run's final rows with the sweep's, matched by parameters and seed."""
-    from experiments.sweep.seeds import run_seeds
+    from privmarket.experiments.sweep.seeds import run_seeds
 
     names = exp.parameter_names
     ours = {}
@@ -166,8 +166,8 @@ def _agreement(exp, batch_rows: list[dict[str, Any]], results) -> dict[str, Any]
 
 
 def measure(quick: bool = False, repeat: int = 3, echo=print) -> dict[str, Any]:
-    from experiments.runs import versions
-    from experiments.sweep.spec import parse_experiment
+    from privmarket.experiments.runs import versions
+    from privmarket.experiments.sweep.spec import parse_experiment
 
     if quick:
         grid = parse_experiment(_grid_toml(2000, 8, 2, 11), "bench-grid")
@@ -285,7 +285,7 @@ def measure(quick: bool = False, repeat: int = 3, echo=print) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m experiments.sweep.compare", description=__doc__.split("\n\n")[0]
+        prog="python -m privmarket.experiments.sweep.compare", description=__doc__.split("\n\n")[0]
     )
     p.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
     p.add_argument("--repeat", type=int, default=None, help="repetitions (default 3; quick 1)")

@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from experiments.sweep.seeds import design_rng, design_seed
+from privmarket.experiments.sweep.seeds import design_rng, design_seed
 
 if TYPE_CHECKING:
-    from experiments.sweep.spec import Experiment, Varied
+    from privmarket.experiments.sweep.spec import Experiment, Varied
 
 
 def salib_problem(names: list[str]) -> dict[str, Any]:

@@ -31,11 +31,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from experiments.sweep.backends import Backend, SerialBackend, check_backend_args, make_backend
-from experiments.sweep.seeds import seeds_for
-from experiments.sweep.spec import Experiment, load_experiment
-from experiments.sweep.store import ResultStore, session_info
-from experiments.sweep.worker import RunSpec, Task, TaskResult, run_batch
+from privmarket.experiments.sweep.backends import (
+    Backend,
+    SerialBackend,
+    check_backend_args,
+    make_backend,
+)
+from privmarket.experiments.sweep.seeds import seeds_for
+from privmarket.experiments.sweep.spec import Experiment, load_experiment
+from privmarket.experiments.sweep.store import ResultStore, session_info
+from privmarket.experiments.sweep.worker import RunSpec, Task, TaskResult, run_batch
 
 
 @dataclass

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.params import ParameterError, Params
+from privmarket.sim.params import ParameterError, Params
 
 DESIGNS = ("grid", "oat", "lhs", "sobol", "saltelli", "morris")
 DISTRIBUTIONS = ("uniform", "loguniform", "normal", "triangular")
@@ -491,7 +491,7 @@ def load_experiment(path: str | Path) -> Experiment:
 
 def parse_experiment(text: str, source: str = "<experiment>", default_name: str = "") -> Experiment:
     """Parse and validate experiment text (see :func:`load_experiment`)."""
-    from sim.scenarios import get_scenario, list_scenarios
+    from privmarket.sim.scenarios import get_scenario, list_scenarios
 
     try:
         data = tomllib.loads(text)
@@ -731,7 +731,7 @@ def parse_experiment(text: str, source: str = "<experiment>", default_name: str 
     )
 
     # ---- the design, and every point through Params.with_updates
-    from experiments.sweep.designs import build_design
+    from privmarket.experiments.sweep.designs import build_design
 
     try:
         exp.points, exp.unit = build_design(exp)
@@ -944,7 +944,7 @@ def _parse_fault(c: _Collector, raw: Any) -> Fault | None:
 def _probe_names(base: Params) -> tuple[list[str], list[str]]:
     """Outcome names of ``model.summary()`` and per-quarter columns, from a tiny model."""
     try:
-        from sim.model import MarketModel
+        from privmarket.sim.model import MarketModel
 
         probe = MarketModel(base.with_updates({"n_users": 60, "quarters": 1}), rng=0)
         return list(probe.summary()), list(probe.table().columns)

@@ -51,10 +51,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from experiments.sweep.worker import ROW_COLUMNS
+from privmarket.experiments.sweep.worker import ROW_COLUMNS
 
 if TYPE_CHECKING:
-    from experiments.sweep.spec import Experiment
+    from privmarket.experiments.sweep.spec import Experiment
 
 FORMAT = "privmarket-sweep/1"
 MANIFEST = "manifest.json"
@@ -272,7 +272,7 @@ class ResultStore:
     @classmethod
     def prepare(cls, path: str | os.PathLike, exp: Experiment) -> ResultStore:
         """Check that ``path`` can hold ``exp``'s results; write nothing."""
-        from experiments.runs import check_writable
+        from privmarket.experiments.runs import check_writable
 
         store = cls(path)
         p = store.path
@@ -352,7 +352,7 @@ class ResultStore:
     # -- writing
     def begin(self, exp: Experiment, seeds: list[int], session: dict[str, Any]) -> None:
         """Create the folder (or reopen it) and record this session in the manifest."""
-        from experiments.runs import versions
+        from privmarket.experiments.runs import versions
 
         try:
             (self.path / CHUNKS).mkdir(parents=True, exist_ok=True)
@@ -415,7 +415,7 @@ class ResultStore:
                 "counts": {"ok": 0, "failed": 0, "missing": exp.n_runs},
             }
         else:
-            from experiments.runs import versions as v_now
+            from privmarket.experiments.runs import versions as v_now
 
             self.manifest.setdefault("sessions", [])
             self.manifest["versions_now"] = v_now()

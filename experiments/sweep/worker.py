@@ -15,7 +15,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from sim.params import Params
+from privmarket.sim.params import Params
 
 #: The columns every results row starts with, in order.
 ROW_COLUMNS = ("run", "point", "replicate", "seed", "status", "error", "wall_seconds")
@@ -93,7 +93,7 @@ def _apply_fault(fault: Any, run: int) -> None:
 
 def run_one(task: Task, spec: RunSpec) -> tuple[dict[str, Any], Any]:
     """One run: (results row, per-quarter table or None). Never raises for a model error."""
-    from sim.model import MarketModel
+    from privmarket.sim.model import MarketModel
 
     row: dict[str, Any] = {
         "run": spec.run,

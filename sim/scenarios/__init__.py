@@ -14,7 +14,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim.params import ParameterError, Params
+from privmarket.sim.params import ParameterError, Params
 
 
 @dataclass(frozen=True)
@@ -31,14 +31,14 @@ class Scenario:
 
 
 _MODULES = {
-    "baseline": "sim.scenarios.baseline",
-    "pakistan-2015": "sim.scenarios.pakistan_2015",
-    "uae-2010": "sim.scenarios.uae_2010",
-    "saudi-2010": "sim.scenarios.saudi_2010",
-    "india-2010-2013": "sim.scenarios.india_2010_2013",
-    "us-2016": "sim.scenarios.us_2016",
-    "uk-2025": "sim.scenarios.uk_2025",
-    "platform-decline-2009-2016": "sim.scenarios.platform_decline",
+    "baseline": "privmarket.sim.scenarios.baseline",
+    "pakistan-2015": "privmarket.sim.scenarios.pakistan_2015",
+    "uae-2010": "privmarket.sim.scenarios.uae_2010",
+    "saudi-2010": "privmarket.sim.scenarios.saudi_2010",
+    "india-2010-2013": "privmarket.sim.scenarios.india_2010_2013",
+    "us-2016": "privmarket.sim.scenarios.us_2016",
+    "uk-2025": "privmarket.sim.scenarios.uk_2025",
+    "platform-decline-2009-2016": "privmarket.sim.scenarios.platform_decline",
 }
 
 

@@ -1,7 +1,7 @@
 """``baseline``: the synthetic default world."""
 
-from sim.params import Params
-from sim.scenarios import Scenario
+from privmarket.sim.params import Params
+from privmarket.sim.scenarios import Scenario
 
 SCENARIO = Scenario(
     name="baseline",

@@ -1,7 +1,7 @@
 """``india-2010-2013``: interception for the consumer tier, never for the enterprise tier."""
 
-from sim.params import Params, ScriptedDemand
-from sim.scenarios import Scenario
+from privmarket.sim.params import Params, ScriptedDemand
+from privmarket.sim.scenarios import Scenario
 
 SCENARIO = Scenario(
     name="india-2010-2013",

@@ -1,7 +1,7 @@
 """``pakistan-2015``: a state demands all enterprise-server traffic; the vendor refuses."""
 
-from sim.params import Params, ScriptedDemand
-from sim.scenarios import Scenario
+from privmarket.sim.params import Params, ScriptedDemand
+from privmarket.sim.scenarios import Scenario
 
 SCENARIO = Scenario(
     name="pakistan-2015",

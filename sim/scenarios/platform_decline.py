@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from sim.params import Params
-from sim.scenarios import Scenario
+from privmarket.sim.params import Params
+from privmarket.sim.scenarios import Scenario
 
 #: Observed yearly OS shares of unit sales, 2009-2014 (see data/os_sales_share.md).
 OBSERVED = Path(__file__).parent / "data" / "os_sales_share.csv"

@@ -1,7 +1,7 @@
 """``saudi-2010``: the messenger is cut for hours, then allowed after local servers."""
 
-from sim.params import Params, ScriptedDemand
-from sim.scenarios import Scenario
+from privmarket.sim.params import Params, ScriptedDemand
+from privmarket.sim.scenarios import Scenario
 
 SCENARIO = Scenario(
     name="saudi-2010",

@@ -1,7 +1,7 @@
 """``uae-2010``: a ban of messaging, email and web is threatened; settled before the deadline."""
 
-from sim.params import Params, ScriptedDemand
-from sim.scenarios import Scenario
+from privmarket.sim.params import Params, ScriptedDemand
+from privmarket.sim.scenarios import Scenario
 
 SCENARIO = Scenario(
     name="uae-2010",

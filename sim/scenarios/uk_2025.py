@@ -1,7 +1,7 @@
 """``uk-2025``: a notice to build access to encrypted backups; the feature is withdrawn."""
 
-from sim.params import Params, ScriptedDemand
-from sim.scenarios import Scenario
+from privmarket.sim.params import Params, ScriptedDemand
+from privmarket.sim.scenarios import Scenario
 
 SCENARIO = Scenario(
     name="uk-2025",

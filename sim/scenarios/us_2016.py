@@ -1,7 +1,7 @@
 """``us-2016``: a home court orders a vendor to build software to unlock one phone."""
 
-from sim.params import Params, ScriptedDemand
-from sim.scenarios import Scenario
+from privmarket.sim.params import Params, ScriptedDemand
+from privmarket.sim.scenarios import Scenario
 
 SCENARIO = Scenario(
     name="us-2016",

@@ -83,7 +83,9 @@ def free_port() -> int:
 
 def privmarket_cmd() -> list[str]:
     script = Path(sys.executable).with_name("privmarket")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "experiments.cli"]
+    return (
+        [str(script)] if script.exists() else [sys.executable, "-m", "privmarket.experiments.cli"]
+    )
 
 
 def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> None:

@@ -63,7 +63,7 @@ TINY_SWEEP = textwrap.dedent(
 @pytest.fixture(scope="module")
 def layout(tmp_path_factory) -> dict[str, Path]:
     """A results root with one sweep inside, and a sweep outside it reachable by symlinks."""
-    from experiments.sweep.runner import run_sweep
+    from privmarket.experiments.sweep.runner import run_sweep
 
     base = tmp_path_factory.mktemp("hard")
     root = base / "root"
@@ -144,8 +144,8 @@ def squash(text: str) -> str:
 
 def expected_view(seed: int, users: int, quarters: int) -> tuple[str, list[str]]:
     """Status line and vendor installed shares of a model built alone from the same settings."""
-    from dashboard.figures import status_line, vendor_rows
-    from dashboard.live import LiveModel, LiveSettings
+    from privmarket.dashboard.figures import status_line, vendor_rows
+    from privmarket.dashboard.live import LiveModel, LiveSettings
 
     settings = LiveSettings.for_scenario("baseline").replace(seed=str(seed), users=str(users))
     model = LiveModel(settings)

@@ -33,7 +33,7 @@ def snapshot(scenario: str, seed: int) -> dict:
     try:
         from privmarket.sim.model import MarketModel
     except ImportError:  # the layout before the restructure
-        from sim.model import MarketModel
+        from privmarket.sim.model import MarketModel
 
     m = MarketModel(scenario=scenario, rng=seed).run()
     table = m.table()
@@ -58,7 +58,7 @@ def main() -> int:
     try:
         from privmarket.sim.scenarios import list_scenarios
     except ImportError:
-        from sim.scenarios import list_scenarios
+        from privmarket.sim.scenarios import list_scenarios
 
     for name in list_scenarios():
         for seed in SEEDS:

@@ -26,7 +26,7 @@ Example
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import (
     BaseModel,
@@ -52,6 +52,15 @@ class _Strict(BaseModel):
     model_config = ConfigDict(
         extra="forbid", validate_assignment=True, frozen=False, allow_inf_nan=False
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value: Any, info: Any) -> Any:
+        # pydantic reads true as 1 and false as 0; in a parameter file that is a
+        # typo far more often than a number, so a number field refuses them.
+        if _is_numeric(cls.model_fields[info.field_name].annotation) and _has_bool(value):
+            raise ValueError("expected a number, not true or false")
+        return value
 
 
 class CountrySpec(_Strict):
@@ -427,6 +436,28 @@ class Params(_Strict):
             _set_path(data, path, value)
         return Params(**data)
 
+    def canonical_path(self, path: str) -> str:
+        """The one spelling of ``path``: vendors and countries by name, never by index.
+
+        ``vendors.0.stance`` and ``vendors.Aegis.stance`` name one parameter; both
+        give ``"vendors.Aegis.stance"``. ``*`` paths stay as they are. Raises
+        :class:`ParameterError` for a path that names nothing.
+
+        >>> Params().canonical_path("vendors.0.stance")
+        'vendors.Aegis.stance'
+        """
+        parts = path.split(".")
+        if parts[0] in ("vendors", "countries") and len(parts) == 3 and parts[1] != "*":
+            items = self.model_dump()[parts[0]]
+            (i,) = _index(items, parts[1], path)
+            if parts[2] not in items[i]:
+                raise ParameterError(
+                    f"unknown parameter {path!r}; known fields of {parts[0]}: {', '.join(items[i])}"
+                )
+            return f"{parts[0]}.{items[i]['name']}.{parts[2]}"
+        self.get(path)  # raises for an unknown path
+        return path
+
     def get(self, path: str) -> Any:
         """The value at ``path`` (for ``*`` paths, a list of values)."""
         data = self.model_dump()
@@ -450,6 +481,20 @@ class Params(_Strict):
                 )
             )
         return rows
+
+
+def _is_numeric(annotation: Any) -> bool:
+    """A number, or a tuple or list of numbers (bool is not a number here)."""
+    if annotation in (int, float):
+        return True
+    args = get_args(annotation)
+    return bool(args) and all(a in (int, float, Ellipsis) for a in args)
+
+
+def _has_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return True
+    return isinstance(value, list | tuple) and any(isinstance(x, bool) for x in value)
 
 
 def _bounds(field: Any) -> tuple[float | None, float | None]:
@@ -521,7 +566,9 @@ def _index(items: list[dict], key: str, path: str) -> list[int]:
     for i, item in enumerate(items):
         if item.get("name") == key:
             return [i]
-    if key.lstrip("-").isdigit() and 0 <= int(key) < len(items):
+    # Only ASCII digits are an index: str.isdigit() also accepts "²" and other
+    # Unicode digits, which int() then refuses or reads unexpectedly.
+    if key.isascii() and key.isdigit() and int(key) < len(items):
         return [int(key)]
     names = [item.get("name") for item in items]
     raise ParameterError(

@@ -1,7 +1,7 @@
-"""How vendors answer government demands: pluggable rules.
+"""How vendors answer government demands: pluggable decision rules.
 
-A strategy is any object with ``choose(vendor, demand) -> Answer`` and
-``learn(vendor, demand, reward)``. Three ship with the model:
+A decision rule is any object with ``choose(vendor, demand, market) -> answer``
+and ``learn(vendor, demand, reward, market)``. Three ship with the model:
 
 * :class:`Principled`: a stance threshold. Never build access at or above it
   (refuse, or withdraw the feature locally when that alone averts a ban),
@@ -13,32 +13,25 @@ A strategy is any object with ``choose(vendor, demand) -> Answer`` and
   demands (an epsilon-greedy bandit with a constant learning rate).
 
 A vendor that cannot read its users' traffic (stance 1) cannot comply or hand
-over partial access: :func:`feasible_answers` removes those options for every
-strategy.
+over partial access: :func:`privmarket.agents.answers.feasible_answers` removes
+those options for every rule.
 
-To add a rule, subclass :class:`Strategy` and register it in :data:`STRATEGIES`.
+To add a rule, subclass :class:`Strategy` and decorate it with
+:func:`register_strategy`.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
-from privmarket.agents.government import Answer, Demand, Outcome
-
-if TYPE_CHECKING:
-    from privmarket.agents.vendor import Vendor
-
-ALL_ANSWERS: tuple[Answer, ...] = tuple(Answer)
-
-
-def feasible_answers(vendor: Vendor) -> tuple[Answer, ...]:
-    """Answers open to ``vendor``: one that cannot decrypt can only refuse, withdraw or exit."""
-    if vendor.stance >= 1.0:
-        return (Answer.REFUSE, Answer.WITHDRAW, Answer.EXIT)
-    return ALL_ANSWERS
+from privmarket.agents.answers import feasible_answers
+from privmarket.agents.valuation import cost_of_losing, gain_from_access, negotiable, trust_loss
+from privmarket.agents.vendor import Vendor
+from privmarket.sim.market_view import MarketView
+from privmarket.sim.vocabulary import STRATEGY_NAMES, Answer, Demand, Outcome, StrategyName
 
 
 class Strategy:
@@ -46,11 +39,32 @@ class Strategy:
 
     name: ClassVar[str] = "base"
 
-    def choose(self, vendor: Vendor, demand: Demand) -> Answer:
+    def choose(self, vendor: Vendor, demand: Demand, market: MarketView) -> str:
         raise NotImplementedError  # pragma: no cover - abstract
 
-    def learn(self, vendor: Vendor, demand: Demand, reward: float) -> None:
+    def learn(self, vendor: Vendor, demand: Demand, reward: float, market: MarketView) -> None:
         """Called when a demand is settled, with the realised reward (US$M)."""
+
+
+def _stakes(vendor: Vendor, demand: Demand, market: MarketView) -> tuple[float, float]:
+    """The government's gain from enforcing ``demand`` as it stands, and its cost of
+    losing the vendor: what a vendor that knows the government's rule foresees."""
+    p = market.params
+    c = demand.country
+    gain = gain_from_access(p.countries[c].appetite, demand, vendor.local_stance[c], p)
+    share = market.weighted_share(vendor.index, c)
+    return gain, cost_of_losing(share, p.countries[c], p)
+
+
+def _gain_if(vendor: Vendor, demand: Demand, market: MarketView, **change) -> float:
+    """The government's gain if the vendor's answer changed what it has (``granted``)
+    or the local stance (``local_stance``)."""
+    p = market.params
+    c = demand.country
+    stance = change.get("local_stance", vendor.local_stance[c])
+    return gain_from_access(
+        p.countries[c].appetite, demand, stance, p, granted=change.get("granted")
+    )
 
 
 class Principled(Strategy):
@@ -64,15 +78,20 @@ class Principled(Strategy):
     partial deal; below half it complies.
     """
 
-    name = "principled"
+    name = StrategyName.PRINCIPLED
 
-    def choose(self, vendor: Vendor, demand: Demand) -> Answer:
-        ok = feasible_answers(vendor)
+    def choose(self, vendor: Vendor, demand: Demand, market: MarketView) -> str:
+        ok = feasible_answers(vendor.stance)
         if vendor.stance >= vendor.spec.threshold or Answer.COMPLY not in ok:
-            gov = vendor.model.government_list[demand.country]
-            gain, cost = gov.gain_from_access(demand), gov.cost_of_losing(vendor.index)
-            withdrawn = gain * (1 - vendor.model.params.withdraw_cut)
-            if gain > cost >= withdrawn and vendor.local_stance[demand.country] > 0:
+            gain, cost = _stakes(vendor, demand, market)
+            c = demand.country
+            withdrawn = _gain_if(
+                vendor,
+                demand,
+                market,
+                local_stance=vendor.local_stance[c] * (1 - market.params.withdraw_cut),
+            )
+            if gain > cost >= withdrawn and vendor.local_stance[c] > 0:
                 return Answer.WITHDRAW
             return Answer.REFUSE
         if vendor.stance >= vendor.spec.threshold / 2:
@@ -90,46 +109,44 @@ class ExpectedValue(Strategy):
 
     The vendor knows the government's rule (complete information): the chance of
     a ban is a logistic in the margin between the government's gain and its cost,
-    so that near the threshold the vendor hedges.
+    of width ``ev_ban_uncertainty``, so that near the threshold the vendor hedges.
     """
 
-    name = "expected_value"
-    #: Width of the logistic on (gain - cost); a guess standing for the vendor's
-    #: uncertainty about the government's resolve.
-    uncertainty: ClassVar[float] = 0.1
+    name = StrategyName.EXPECTED_VALUE
 
-    def values(self, vendor: Vendor, demand: Demand) -> dict[Answer, float]:
-        m = vendor.model
-        p = m.params
-        gov = m.government_list[demand.country]
-        local = vendor.local_value(demand.country) * p.ev_horizon
-        stake = vendor.privacy_stake() * p.ev_horizon
-        cost = gov.cost_of_losing(vendor.index)
+    def values(self, vendor: Vendor, demand: Demand, market: MarketView) -> dict[str, float]:
+        p = market.params
+        c = demand.country
+        local = vendor.local_value(c, market) * p.ev_horizon
+        stake = vendor.privacy_stake(market) * p.ev_horizon
+        full, cost = _stakes(vendor, demand, market)
 
         def p_ban(gain: float) -> float:
-            return 1.0 / (1.0 + math.exp(-(gain - cost) / self.uncertainty))
+            return 1.0 / (1.0 + math.exp(-(gain - cost) / p.ev_ban_uncertainty))
 
-        full = gov.appetite * demand.severity * vendor.local_stance[demand.country]
-        granted = vendor.negotiable(demand)
+        granted = negotiable(demand)
         w = np.asarray(p.segment_weights)
         asked = float(w[demand.segments].sum()) or 1.0
         frac = float(w[granted].sum()) / asked
-        gain_neg = full * (1 - frac) * (1 - p.partial_deal_value) if granted.any() else full
-        withdrawn_stance = vendor.local_stance[demand.country] * (1 - p.withdraw_cut)
-        gain_wd = gov.appetite * demand.severity * withdrawn_stance
-        loss = vendor.trust_loss(demand.severity)
+        gain_neg = _gain_if(vendor, demand, market, granted=granted)
+        gain_wd = _gain_if(
+            vendor, demand, market, local_stance=vendor.local_stance[c] * (1 - p.withdraw_cut)
+        )
+        loss = trust_loss(demand.severity, p)
         values = {
             Answer.COMPLY: -loss * stake,
-            Answer.NEGOTIATE: -loss * frac * 0.5 * stake - p_ban(gain_neg) * local,
+            Answer.NEGOTIATE: -loss * frac * p.negotiation_trust_weight * stake
+            - p_ban(gain_neg) * local,
             Answer.REFUSE: p.trust_gain_refuse * stake - p_ban(full) * local,
             Answer.WITHDRAW: -p_ban(gain_wd) * local
-            - local * vendor.privacy_dependence() * p.withdraw_cut,
+            - local * market.privacy_dependence(vendor.index) * p.withdraw_cut,
             Answer.EXIT: p.trust_gain_refuse * stake - local,
         }
-        return {a: values[a] for a in feasible_answers(vendor)}
+        ok = feasible_answers(vendor.stance)
+        return {a: v for a, v in values.items() if a in ok}
 
-    def choose(self, vendor: Vendor, demand: Demand) -> Answer:
-        values = self.values(vendor, demand)
+    def choose(self, vendor: Vendor, demand: Demand, market: MarketView) -> str:
+        values = self.values(vendor, demand, market)
         # Ties go to the first in this order: refusing is the default of a vendor
         # that gains nothing by conceding.
         order = (Answer.REFUSE, Answer.NEGOTIATE, Answer.WITHDRAW, Answer.COMPLY, Answer.EXIT)
@@ -145,29 +162,30 @@ class Adaptive(Strategy):
     ``learning_rate``. Draws use the model's generator.
     """
 
-    name = "adaptive"
+    name = StrategyName.ADAPTIVE
 
     def __init__(self) -> None:
-        self.q: dict[Answer, float] = dict.fromkeys(ALL_ANSWERS, 0.0)
-        self.tries: dict[Answer, int] = dict.fromkeys(ALL_ANSWERS, 0)
+        self.estimates: dict[str, float] = {}
+        self.tries: dict[str, int] = {}
 
-    def choose(self, vendor: Vendor, demand: Demand) -> Answer:
-        ok = feasible_answers(vendor)
-        rng = vendor.model.rng
-        if rng.random() < vendor.model.params.exploration:
+    def choose(self, vendor: Vendor, demand: Demand, market: MarketView) -> str:
+        ok = feasible_answers(vendor.stance)
+        rng = market.rng
+        if rng.random() < market.params.exploration:
             return ok[int(rng.integers(len(ok)))]
         # Untried answers first (optimism), then the best estimate; ties by order.
-        untried = [a for a in ok if self.tries[a] == 0]
+        untried = [a for a in ok if self.tries.get(a, 0) == 0]
         if untried:
             return untried[0]
-        return max(ok, key=lambda a: self.q[a])
+        return max(ok, key=lambda a: self.estimates.get(a, 0.0))
 
-    def learn(self, vendor: Vendor, demand: Demand, reward: float) -> None:
+    def learn(self, vendor: Vendor, demand: Demand, reward: float, market: MarketView) -> None:
         if demand.answer is None:
             return
         a = demand.answer
-        self.tries[a] += 1
-        self.q[a] += vendor.model.params.learning_rate * (reward - self.q[a])
+        self.tries[a] = self.tries.get(a, 0) + 1
+        old = self.estimates.get(a, 0.0)
+        self.estimates[a] = old + market.params.learning_rate * (reward - old)
 
 
 STRATEGIES: dict[str, type[Strategy]] = {s.name: s for s in (Principled, ExpectedValue, Adaptive)}
@@ -181,10 +199,11 @@ def register_strategy(cls: type[Strategy]) -> type[Strategy]:
         @register_strategy
         class AlwaysExit(Strategy):
             name = "always_exit"
-            def choose(self, vendor, demand):
+            def choose(self, vendor, demand, market):
                 return Answer.EXIT
     """
     STRATEGIES[cls.name] = cls
+    STRATEGY_NAMES.add(cls.name)
     return cls
 
 
@@ -196,16 +215,21 @@ def make_strategy(name: str) -> Strategy:
         raise ValueError(f"unknown strategy {name!r}; allowed: {sorted(STRATEGIES)}") from None
 
 
-def reward_of(vendor: Vendor, demand: Demand) -> float:
-    """Realised value of a settled demand for the vendor, US$M over its horizon."""
-    p = vendor.model.params
-    local = vendor.local_value(demand.country) * p.ev_horizon
-    stake = vendor.privacy_stake() * p.ev_horizon
+def realised_value(vendor: Vendor, demand: Demand, market: MarketView) -> float:
+    """What a settled demand was worth to the vendor, US$M over its horizon.
+
+    A ban or an exit loses the country's margin; access granted loses trust with
+    privacy-minded users everywhere, in proportion to the tiers opened; a public
+    refusal or exit wins a little trust.
+    """
+    p = market.params
+    local = vendor.local_value(demand.country, market) * p.ev_horizon
+    stake = vendor.privacy_stake(market) * p.ev_horizon
     r = 0.0
     if demand.outcome in (Outcome.BANNED, Outcome.EXITED):
         r -= local
     if demand.granted.any():
-        r -= vendor.trust_loss(demand.severity) * stake * float(demand.granted.mean())
+        r -= trust_loss(demand.severity, p) * stake * float(demand.granted.mean())
     if demand.answer in (Answer.REFUSE, Answer.EXIT):
         r += p.trust_gain_refuse * stake
     return r

@@ -24,7 +24,7 @@ contacts and differ only in how they step.
 
 Example
 -------
->>> from experiments.reference import ReferenceMarketModel
+>>> from privmarket.experiments.reference import ReferenceMarketModel
 >>> m = ReferenceMarketModel(n_users=500, quarters=2, rng=1).run()
 >>> int(m.installed.sum())
 500

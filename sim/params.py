@@ -37,7 +37,16 @@ from pydantic import (
     model_validator,
 )
 
-SEGMENTS: tuple[str, ...] = ("consumer", "enterprise", "government")
+from privmarket.sim.vocabulary import SEGMENTS, STRATEGY_NAMES
+
+__all__ = [
+    "SEGMENTS",
+    "CountrySpec",
+    "ParameterError",
+    "Params",
+    "ScriptedDemand",
+    "VendorSpec",
+]
 
 
 class ParameterError(ValueError):
@@ -124,7 +133,7 @@ class VendorSpec(_Strict):
     strategy: str = Field(
         "expected_value",
         description="How it answers demands: principled, expected_value, adaptive "
-        "(or a rule added with agents.strategies.register_strategy).",
+        "(or a rule added with privmarket.agents.strategies.register_strategy).",
     )
     threshold: float = Field(
         0.5, ge=0, le=1, description="Principled rule: refuse when stance >= threshold."
@@ -133,10 +142,8 @@ class VendorSpec(_Strict):
     @field_validator("strategy")
     @classmethod
     def _known_strategy(cls, name: str) -> str:
-        from privmarket.agents.strategies import STRATEGIES
-
-        if name not in STRATEGIES:
-            raise ValueError(f"unknown strategy {name!r}; allowed: {sorted(STRATEGIES)}")
+        if name not in STRATEGY_NAMES:
+            raise ValueError(f"unknown strategy {name!r}; allowed: {sorted(STRATEGY_NAMES)}")
         return name
 
     @model_validator(mode="after")
@@ -304,6 +311,13 @@ class Params(_Strict):
     price_sensitivity_spread: float = Field(
         0.8, ge=0, le=2, description="Lognormal sigma of price sensitivity."
     )
+    initial_age_cycles: float = Field(
+        2.0,
+        gt=0,
+        le=10,
+        description="Initial device ages spread uniformly over this many replacement "
+        "cycles (1 / hazard quarters each).",
+    )
     contacts_mean_degree: int = Field(10, ge=0, le=200, description="Contacts per user.")
     contacts_cross_border: float = Field(
         0.05, ge=0, le=1, description="Share of a consumer's contacts abroad."
@@ -334,10 +348,58 @@ class Params(_Strict):
         0.6, ge=0, le=1, description="Share of its gain a government sees in a partial deal."
     )
     severity_noise: float = Field(0.1, ge=0, le=1, description="Sd of demand severity.")
+    severity_law_restraint: float = Field(
+        0.7,
+        ge=0,
+        le=1,
+        description="How far rule of law r scales a demand's severity down: "
+        "severity = a (1 - this r) + severity_appetite_floor a (+ noise).",
+    )
+    severity_appetite_floor: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="Share of appetite a that adds to severity whatever the rule of law.",
+    )
+    severity_bands: tuple[float, float] = Field(
+        (1 / 3, 2 / 3),
+        description="Severity cuts between targeted intercept (consumer traffic), broad "
+        "interception (consumer and enterprise) and bulk access (all three tiers).",
+    )
+    demand_cooldown: int = Field(
+        2,
+        ge=0,
+        le=40,
+        description="Quarters a government waits, beyond the deadline interval, before "
+        "asking the same vendor again once a demand is settled.",
+    )
 
     # --- vendors ----------------------------------------------------------
     trust_loss_comply: float = Field(
         0.25, ge=0, le=1, description="Trust lost by full access granted anywhere."
+    )
+    trust_loss_base: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="Share of trust_loss_comply lost for access of severity 0: "
+        "loss = trust_loss_comply (this + trust_loss_slope severity).",
+    )
+    trust_loss_slope: float = Field(
+        0.7, ge=0, le=1, description="Extra share of trust_loss_comply lost per unit of severity."
+    )
+    negotiation_trust_weight: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Share of the trust loss that a negotiated (partial, disclosed) grant costs.",
+    )
+    access_trust_cap: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Share of stance that trust can no longer recover to when a vendor has "
+        "granted access in every country (scaled by the share of such countries).",
     )
     trust_gain_refuse: float = Field(
         0.02, ge=0, le=1, description="Trust gained by a public refusal or exit."
@@ -362,6 +424,13 @@ class Params(_Strict):
     )
     ev_horizon: int = Field(
         8, ge=1, le=100, description="Quarters of profit the expected-value rule weighs."
+    )
+    ev_ban_uncertainty: float = Field(
+        0.1,
+        gt=0,
+        le=10,
+        description="Expected-value rule: width of the logistic on the government's gain "
+        "minus its cost (the vendor's uncertainty about the government's resolve).",
     )
     learning_rate: float = Field(
         0.3, ge=0, le=1, description="Adaptive rule: weight of the newest outcome."
@@ -403,6 +472,11 @@ class Params(_Strict):
             raise ValueError(f"privacy_sensitivity {self.privacy_sensitivity} must be >= 0")
         if any(w < 0 for w in self.segment_weights):
             raise ValueError(f"segment_weights {self.segment_weights} must be >= 0")
+        lo, hi = self.severity_bands
+        if not 0 <= lo <= hi <= 1:
+            raise ValueError(
+                f"severity_bands {self.severity_bands} must be two cuts with 0 <= first <= second <= 1"
+            )
         return self
 
     # --- construction helpers --------------------------------------------

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from privmarket.agents.users import NO_VENDOR, UserPopulation
+from privmarket.agents.user_market import NO_VENDOR, UserPopulation
 from privmarket.sim.params import Params
 
 #: Users per chunk when drawing contacts. Each chunk makes its draws in a fixed
@@ -78,9 +78,11 @@ def build_population(params: Params, rng: np.random.Generator) -> UserPopulation
         col = w[:, s] if w[:, s].sum() > 0 else w.sum(axis=1)
         pop.vendor[in_s] = rng.choice(len(col), size=int(in_s.sum()), p=col / col.sum())
     del in_s
-    # Ages spread over two replacement cycles, capped at 100 years (an int16 and
-    # a tiny hazard must not overflow).
-    max_age = int(round(min(2 / params.hazard, 400))) if params.hazard > 0 else 8
+    # Ages spread over a few replacement cycles (a market already in its
+    # replacement rhythm), capped at 100 years (an int16 and a tiny hazard must
+    # not overflow).
+    cycles = params.initial_age_cycles
+    max_age = int(round(min(cycles / params.hazard, 400))) if params.hazard > 0 else 8
     pop.device_age[:] = rng.integers(0, max(max_age, 1), size=n, dtype=np.int16)
 
     build_contacts(pop, params, sizes, rng)

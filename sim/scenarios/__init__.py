@@ -3,7 +3,7 @@
 Each scenario module defines ``SCENARIO``, a :class:`Scenario`. Add a module
 and list it in ``_MODULES`` to register a new one.
 
->>> from sim.scenarios import get_scenario, list_scenarios
+>>> from privmarket.sim.scenarios import get_scenario, list_scenarios
 >>> "baseline" in list_scenarios()
 True
 """

@@ -1,0 +1,637 @@
+"""The user side of the market: every user as numpy columns, and the quarter's choice.
+
+A quarter's decisions for a million users must be a few array operations, not a
+Python loop (a toy market step at 1M users took about 3 s with tuned per-object
+Mesa agents against about 0.09 s with numpy columns; docs/performance.md). So
+the population lives in :class:`UserPopulation`, one typed numpy column per state
+variable, and :meth:`UserMarket.choose` makes the whole quarter's choices at once:
+who is due, the utility of every available vendor for every due user, and one
+logit draw each. The model calls it once a quarter with an :class:`Offer`, what
+every user sees, and gets a :class:`QuarterChoices` back.
+
+Utility of vendor v for user i (DESIGN.md, User):
+
+    U_iv = b_q q_v - b_p k_i p_vs / (500 y_c) + b_n n_iv
+           + z_i * stance_vc * T_v * (1 - access_vcs) - switching_cost [v != current_i]
+
+with q_v the vendor's ecosystem strength, k_i the user's price sensitivity, p_vs
+the price for the user's segment, y_c the country's income, n_iv the share of i's
+contacts on v, z_i the user's privacy sensitivity, stance_vc the vendor's local
+stance, T_v its global trust and access_vcs whether the user's government can
+read that vendor's traffic in the user's segment. Choice probabilities are
+softmax(U) over the vendors available in the user's country; the draw uses the
+Gumbel-max trick (argmax of U plus Gumbel noise is an exact logit draw).
+
+Users act simultaneously: every chooser sees last quarter's prices, trust and
+contacts (unlike Mesa's random sequential activation; docs/ODD.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from privmarket.sim.params import Params
+
+NO_VENDOR = -1
+
+#: Columns and their dtypes. int16 vendor and country ids allow 32k of each;
+#: float32 keeps sensitivities to 7 digits, which is far finer than their spread.
+COLUMNS: dict[str, np.dtype] = {
+    "country": np.dtype(np.int16),
+    "segment": np.dtype(np.int8),
+    "privacy": np.dtype(np.float32),
+    "price_sens": np.dtype(np.float32),
+    "vendor": np.dtype(np.int16),
+    "device_age": np.dtype(np.int16),
+}
+
+#: Rows per block in :meth:`UserPopulation.contact_shares`.
+ROW_BLOCK = 262_144
+
+#: Movers per block in :meth:`UserPopulation.move_contacts`.
+MOVE_BLOCK = 65_536
+
+#: Columns the model's installed-user tallies depend on.
+TALLIED = frozenset({"vendor", "country", "segment"})
+
+
+class UserPopulation:
+    """All users as columns, plus their contact graph in CSR form.
+
+    Attributes
+    ----------
+    country, segment, privacy, price_sens, vendor, device_age : numpy arrays
+        One row per user (see :data:`COLUMNS` for dtypes).
+    indptr, indices : numpy int32/int64 arrays
+        Contacts of user ``i`` are ``indices[indptr[i]:indptr[i+1]]``.
+
+    The model keeps installed-user counts that it updates from each quarter's
+    choices rather than recounting everyone. Writing ``vendor``, ``country`` or
+    ``segment`` through a :class:`User` view recounts at once; code that writes
+    these columns directly must call ``model._tally()`` afterwards.
+    """
+
+    def __init__(self, n: int) -> None:
+        self.n = int(n)
+        for name, dtype in COLUMNS.items():
+            setattr(self, name, np.zeros(self.n, dtype=dtype))
+        self.vendor.fill(NO_VENDOR)
+        self.indptr = np.zeros(self.n + 1, dtype=np.int64)
+        self.indices = np.zeros(0, dtype=np.int32)
+        # Kept only while the model tracks contacts (see :meth:`count_contacts`).
+        self.followers_ptr: np.ndarray | None = None
+        self.followers: np.ndarray | None = None
+        self.contact_counts: np.ndarray | None = None
+        self._followers_of: tuple[np.ndarray, np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return self.n
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by all columns and the contact graph."""
+        cols = sum(getattr(self, c).nbytes for c in COLUMNS)
+        tracked = (self.followers_ptr, self.followers, self.contact_counts)
+        extra = sum(a.nbytes for a in tracked if a is not None)
+        return cols + self.indptr.nbytes + self.indices.nbytes + extra
+
+    def contacts_of(self, uid: int) -> np.ndarray:
+        """User ids of ``uid``'s contacts."""
+        return self.indices[self.indptr[uid] : self.indptr[uid + 1]]
+
+    def contact_shares(self, rows: np.ndarray, n_vendors: int) -> np.ndarray:
+        """Share of each row's contacts on each vendor, as a (len(rows), n_vendors) array.
+
+        A gather over the CSR rows plus one ``bincount``: no Python loop over users.
+        Contacts with no vendor count in the denominator, not in any column.
+        ``rows`` must be int64 (or intp) user ids.
+        """
+        out = np.empty((len(rows), n_vendors), dtype=np.float32)
+        # Rows in blocks: the same numbers, with temporaries (about 30 bytes per
+        # contact) bounded at a few MB instead of 30 bytes per user at 10M users.
+        for lo in range(0, len(rows), ROW_BLOCK):
+            hi = min(len(rows), lo + ROW_BLOCK)
+            out[lo:hi] = self._contact_shares(rows[lo:hi], n_vendors)
+        return out
+
+    def _contact_shares(self, rows: np.ndarray, n_vendors: int) -> np.ndarray:
+        n = len(rows)
+        out = np.zeros((n, n_vendors), dtype=np.float32)
+        starts = np.take(self.indptr, rows)
+        counts = np.take(self.indptr, rows + 1)
+        counts -= starts
+        ends = np.cumsum(counts)
+        total = int(ends[-1])
+        if total == 0:
+            return out
+        # Flat position of every contact of every row, without a loop: the row's
+        # start in `indices` plus the contact's rank among all gathered contacts,
+        # minus the rank of the row's first contact (one repeat instead of three).
+        pos = np.repeat(starts - (ends - counts), counts)
+        pos += np.arange(total, dtype=np.int64)
+        # Measured per quarter (1M contacts gathered at 1M users / 100k at 100k):
+        # fancy indexing is the faster gather with int64 positions (0.11 against
+        # 0.16 ms at 100k), np.take the faster with the int32 ids (1.4 against
+        # 3.9 ms at 1M users).
+        their_vendor = np.take(self.vendor, self.indices[pos])
+        del pos
+        hist = _histogram(their_vendor, counts, n_vendors)
+        np.divide(hist, np.maximum(counts, 1)[:, None], out=out, casting="unsafe")
+        return out
+
+    # ------------------------------------------------ tracked contact counts
+    # Profiled at 100k users: the gather above (one random read per contact of
+    # every chooser, about 10 per chooser, and a dozen passes over them) was
+    # 1.2 of the 3.5 ms quarter. Only about 3 % of users switch vendor in a
+    # quarter, against 10 % who choose, so the model instead keeps every user's
+    # count of contacts per vendor and moves it when a contact switches: that
+    # needs the reverse graph (who has a user as a contact; 44 bytes a user with
+    # int32 pointers) and a uint8 count per user and vendor (4 bytes), and the
+    # contact term of the quarter went from 1.2 to 0.2 ms (measured, 100k users).
+
+    def count_contacts(self, n_vendors: int) -> None:
+        """Start tracking (or recount) each user's number of contacts on each vendor.
+
+        Builds the reverse contact graph once per graph, then counts every user's
+        contacts by vendor from the columns. After that, :meth:`move_contacts`
+        keeps the counts right as users switch; code that writes ``vendor``
+        directly must call this again (the model's ``_tally()`` does).
+        """
+        if self._followers_of is None or (
+            self._followers_of[0] is not self.indptr or self._followers_of[1] is not self.indices
+        ):
+            self._build_followers()
+        deg_max = int(np.diff(self.indptr).max(initial=0))
+        dtype = np.uint8 if deg_max <= np.iinfo(np.uint8).max else np.uint16
+        if deg_max > np.iinfo(np.uint16).max:
+            dtype = np.uint32
+        counts = self.contact_counts
+        if counts is None or counts.shape != (self.n, n_vendors) or counts.dtype != dtype:
+            counts = np.empty((self.n, n_vendors), dtype=dtype)
+        # In blocks of users: the histogram's temporaries stay a few MB.
+        for lo in range(0, self.n, ROW_BLOCK):
+            hi = min(self.n, lo + ROW_BLOCK)
+            first, last = int(self.indptr[lo]), int(self.indptr[hi])
+            their_vendor = np.take(self.vendor, self.indices[first:last])
+            deg = np.diff(self.indptr[lo : hi + 1])
+            counts[lo:hi] = _histogram(their_vendor, deg, n_vendors)
+        self.contact_counts = counts
+
+    def _build_followers(self) -> None:
+        """The reverse contact graph: ``followers[followers_ptr[j]:followers_ptr[j+1]]``
+        are the users who have ``j`` among their contacts (once per such contact).
+
+        A CSR-to-CSC conversion (a linear counting sort in scipy's compiled code):
+        0.15 s at 1M users where an argsort of the contact ids took 0.5 s, and with
+        int32 pointers its temporaries are about 24 bytes a user.
+        """
+        from scipy import sparse
+
+        n, edges = self.n, len(self.indices)
+        idx = np.int32 if edges < np.iinfo(np.int32).max else np.int64
+        graph = sparse.csr_array(
+            (
+                np.ones(edges, dtype=bool),
+                self.indices.astype(idx, copy=False),
+                self.indptr.astype(idx),
+            ),
+            shape=(n, n),
+            copy=False,
+        )
+        rev = graph.tocsc()
+        del graph
+        self.followers_ptr = rev.indptr
+        self.followers = rev.indices.astype(np.int32, copy=False)
+        self._followers_of = (self.indptr, self.indices)
+
+    def tracked_contact_shares(self, rows: np.ndarray, n_vendors: int) -> np.ndarray:
+        """:meth:`contact_shares` from the tracked counts: the same numbers, bit for bit,
+        with one read per row instead of one per contact (needs :meth:`count_contacts`)."""
+        counts = self.contact_counts
+        if counts is None or counts.shape[1] != n_vendors:
+            return self.contact_shares(rows, n_vendors)
+        deg = np.take(self.indptr, rows + 1)
+        deg -= np.take(self.indptr, rows)
+        np.maximum(deg, 1, out=deg)
+        out = np.empty((len(rows), n_vendors), dtype=np.float32)
+        # uint / int64 runs in float64 and is rounded to float32 once, as the gather's
+        # int64 / int64 is: identical shares.
+        np.divide(np.take(counts, rows, axis=0), deg[:, None], out=out, casting="unsafe")
+        return out
+
+    def move_contacts(self, users: np.ndarray, old: np.ndarray, new: np.ndarray) -> None:
+        """Users ``users`` moved from vendors ``old`` to ``new`` (-1: none): update the
+        contact counts of everyone who has them as a contact."""
+        if self.contact_counts is None:
+            return
+        # In blocks of movers: about 40 bytes of temporaries per follower, so a
+        # quarter with a ban (600k movers at 10M users) held 20 bytes a user.
+        for lo in range(0, len(users), MOVE_BLOCK):
+            hi = min(len(users), lo + MOVE_BLOCK)
+            self._move_contacts(users[lo:hi], old[lo:hi], new[lo:hi])
+
+    def _move_contacts(self, users: np.ndarray, old: np.ndarray, new: np.ndarray) -> None:
+        counts = self.contact_counts
+        fptr = self.followers_ptr
+        starts = np.take(fptr, users).astype(np.int64)
+        deg = np.take(fptr, users + 1) - starts
+        ends = np.cumsum(deg)
+        total = int(ends[-1])
+        if total == 0:
+            return
+        pos = np.repeat(starts - (ends - deg), deg)
+        pos += np.arange(total, dtype=np.int64)
+        cell = np.take(self.followers, pos).astype(np.int64)
+        del pos
+        cell *= counts.shape[1]
+        flat = counts.reshape(-1)
+        one = counts.dtype.type(1)
+        # ufunc.at with a scalar of the array's own type: 24 us for 30k updates at
+        # 100k users, where a Python int 1 (a casting loop) took 1.2 ms.
+        for vendors, ufunc in ((old, np.subtract), (new, np.add)):
+            v = np.repeat(vendors.astype(np.int64), deg)
+            v += cell
+            if vendors.min(initial=0) < 0:
+                v = v[np.repeat(vendors >= 0, deg)]
+            ufunc.at(flat, v, one)
+
+    def installed_counts(self, n_vendors: int, n_countries: int) -> np.ndarray:
+        """Users by (vendor, country, segment), as an int64 array; users with no vendor
+        are not counted."""
+        return tally(self.vendor, self.country, self.segment, n_vendors, n_countries)
+
+    def privacy_totals(self, n_vendors: int) -> np.ndarray:
+        """Sum of privacy sensitivity of each vendor's users (float64, one per vendor)."""
+        vendor, privacy = self.vendor, self.privacy
+        if vendor.min(initial=0) < 0:
+            has = vendor != NO_VENDOR
+            vendor, privacy = vendor[has], privacy[has]
+        return np.bincount(vendor, weights=privacy, minlength=n_vendors)
+
+
+def _histogram(their_vendor: np.ndarray, counts: np.ndarray, n_vendors: int) -> np.ndarray:
+    """(rows, n_vendors) int64 counts of vendors, from the vendors of each row's
+    contacts laid end to end (``counts[i]`` of them for row ``i``)."""
+    n = len(counts)
+    # Histogram key: row * (V + 1) + vendor + 1, so that a contact with no
+    # vendor (-1) lands in column 0, which is dropped, with no mask pass.
+    width = n_vendors + 1
+    key = np.repeat(np.arange(1, n * width, width, dtype=np.int64), counts)
+    key += their_vendor
+    return np.bincount(key, minlength=n * width).reshape(n, width)[:, 1:]
+
+
+def tally(
+    vendor: np.ndarray,
+    country: np.ndarray,
+    segment: np.ndarray,
+    n_vendors: int,
+    n_countries: int,
+) -> np.ndarray:
+    """Count rows by (vendor, country, segment) with one ``bincount``; vendor -1 is skipped.
+
+    Returns an int64 array of shape (n_vendors, n_countries, 3).
+    """
+    cells = n_vendors * n_countries * 3
+    # Key (vendor * C + country) * 3 + segment, shifted by one vendor block so that
+    # vendor -1 lands in the first block, which is dropped: no mask pass needed.
+    key = vendor.astype(np.int64)
+    key += 1
+    key *= n_countries
+    key += country
+    key *= 3
+    key += segment
+    block = n_countries * 3
+    counts = np.bincount(key, minlength=cells + block)[block:]
+    return counts.reshape(n_vendors, n_countries, 3)
+
+
+
+
+#: Price is measured in units of this many US$ in the utility (a reference price).
+PRICE_UNIT = 500.0
+
+
+#: Up to this many vendors, row reductions run as a loop over columns. numpy's
+#: reductions along a short last axis pay a per-row cost: at 100k rows x 4
+#: vendors, max/argmax/sum along axis 1 took 3.0/1.4/1.2 ms, and the whole draw
+#: went from 18.6 ms to 6.7 ms with column loops (measured, numpy 2.x). Beyond 7
+#: columns numpy's sum switches to unrolled partial sums, so the column loop
+#: would no longer give bit-identical log-sums and is not faster anyway.
+COLUMN_LOOP_MAX = 7
+
+_TINY = np.finfo(np.float32).tiny
+_BELOW_ONE = 1.0 - np.finfo(np.float32).eps
+
+
+def gumbel_argmax(
+    utility: np.ndarray, available: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw a logit choice per row, and each row's log-sum (expected max utility).
+
+    Parameters
+    ----------
+    utility : (n, V) float array
+    available : (n, V) bool array, or None when every column is available;
+        rows with nothing available choose -1
+    rng : the model's generator
+
+    Returns
+    -------
+    choice : (n,) int16, column index or -1
+    logsum : (n,) float64, log(sum(exp(U))) over available columns (-inf if none)
+    """
+    n, n_v = utility.shape
+    u = utility if available is None else np.where(available, utility, -np.inf)
+    if u.dtype != np.float64:
+        u = u.astype(np.float64)
+    # One uniform per cell; -log(-log(u)) is Gumbel(0, 1). float32 uniforms halve
+    # the draw cost at 1M users with no visible effect on choice frequencies.
+    g = rng.random((n, n_v), dtype=np.float32)
+    np.clip(g, _TINY, _BELOW_ONE, out=g)
+    np.log(g, out=g)
+    np.negative(g, out=g)
+    np.log(g, out=g)
+    noisy = np.subtract(u, g)  # U + Gumbel noise (float64)
+    if n_v <= COLUMN_LOOP_MAX:
+        choice = np.zeros(n, dtype=np.int16)
+        best = noisy[:, 0].copy()
+        top = u[:, 0].copy()
+        for j in range(1, n_v):
+            col = noisy[:, j]
+            # strict: ties keep the first column, as argmax does. putmask is
+            # twice as fast as choice[mask] = j (7 against 15 us at 10k rows).
+            np.putmask(choice, col > best, j)
+            np.maximum(best, col, out=best)
+            np.maximum(top, u[:, j], out=top)
+    else:
+        choice = np.argmax(noisy, axis=1).astype(np.int16)
+        top = np.max(u, axis=1)
+    # A row with nothing available has top == -inf (available utilities are finite).
+    none = top == -np.inf if available is not None else None
+    has_none = none is not None and bool(none.any())
+    if has_none:
+        choice[none] = -1
+        top[none] = 0.0
+    # Log-sum, shifted by the row maximum for stability (reuses the noisy buffer).
+    np.subtract(u, top[:, None], out=noisy)
+    np.exp(noisy, out=noisy)
+    if n_v <= COLUMN_LOOP_MAX:
+        total = noisy[:, 0].copy()
+        for j in range(1, n_v):
+            total += noisy[:, j]
+    else:
+        total = noisy.sum(axis=1)
+    with np.errstate(divide="ignore"):
+        logsum = np.log(total, out=total)
+    logsum += top
+    if has_none:
+        logsum[none] = -np.inf
+    return choice, logsum
+
+
+def choice_probabilities(utility: np.ndarray, available: np.ndarray) -> np.ndarray:
+    """Logit probabilities per row (for tests and analysis; the model samples)."""
+    u = np.where(available, utility, -np.inf).astype(np.float64)
+    top = np.max(u, axis=1, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    e = np.exp(u - top)
+    s = e.sum(axis=1, keepdims=True)
+    return np.divide(e, s, out=np.zeros_like(e), where=s > 0)
+
+
+# --------------------------------------------------------------- the market
+#: Choosers per block of the utility and logit draw: the same numbers (the
+#: generator's stream runs on across blocks) with the utility and draw
+#: temporaries bounded at a few tens of MB.
+CHOICE_BLOCK = 262_144
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What every user sees this quarter: the same for all (a simultaneous update)."""
+
+    available: np.ndarray  # (countries, vendors) bool: where each vendor sells now
+    alive: np.ndarray  # (vendors,) bool: still in the handset market
+    ecosystem: np.ndarray  # (vendors,) ecosystem strength q
+    price: np.ndarray  # (segments, vendors) device price, US$
+    income: np.ndarray  # (countries,) income level, multiplies nothing here but the price term
+    perceived: np.ndarray  # (countries, segments, vendors) perceived privacy
+
+
+@dataclass(frozen=True)
+class QuarterChoices:
+    """What the users did this quarter."""
+
+    choosers: int  # simulated users who chose
+    sales: np.ndarray  # (vendors, countries, segments) int64 devices bought
+    welfare: float  # mean log-sum over choosers (expected best utility)
+
+
+class UserSide(Protocol):
+    """What the model needs of its users: counts, and one call a quarter.
+
+    :class:`UserMarket` is the vectorised implementation;
+    ``privmarket.experiments.reference`` has a per-object Mesa one.
+    """
+
+    n: int
+    installed: np.ndarray  # (vendors, countries, segments) int64, current
+
+    def privacy_totals(self) -> np.ndarray: ...
+
+    def choose(self, offer: Offer) -> QuarterChoices: ...
+
+
+class UserMarket:
+    """The users of one run: their columns, counts by vendor, and the quarter's choice.
+
+    Parameters
+    ----------
+    population : UserPopulation
+        The users, stored by country (see :func:`privmarket.sim.world.build_population`).
+    params : Params
+        The run's parameters (utility weights, replacement hazard).
+    n_vendors, n_countries : int
+    rng : numpy Generator
+        The model's generator: every draw of the user side comes from it.
+    """
+
+    def __init__(
+        self,
+        population: UserPopulation,
+        params: Params,
+        n_vendors: int,
+        n_countries: int,
+        rng: np.random.Generator,
+    ) -> None:
+        self.population = population
+        self.params = params
+        self.n_vendors = n_vendors
+        self.n_countries = n_countries
+        self.rng = rng
+        self.recount()
+
+    @property
+    def n(self) -> int:
+        return self.population.n
+
+    # ------------------------------------------------------------- counts
+    def recount(self) -> None:
+        """Count users by vendor from the columns, and what the quarter keeps running:
+        each user's contacts per vendor (when contacts matter) and the privacy sum
+        per vendor. Call after writing the ``vendor``, ``country`` or ``segment``
+        columns directly (a :class:`~privmarket.agents.users.User` view does)."""
+        pop = self.population
+        self.installed = pop.installed_counts(self.n_vendors, self.n_countries)
+        country = pop.country
+        by_country = bool((country[1:] >= country[:-1]).all())
+        self._country_bounds = (
+            np.searchsorted(country, np.arange(self.n_countries + 1)) if by_country else None
+        )
+        if self.params.b_contacts > 0:
+            pop.count_contacts(self.n_vendors)
+        self._privacy_sum = pop.privacy_totals(self.n_vendors)
+
+    def privacy_totals(self) -> np.ndarray:
+        """Sum of the privacy sensitivity of each vendor's users.
+
+        Kept running (switchers move it) rather than summed over every user each
+        quarter; equal to a recount to about 1e-12 relative.
+        """
+        return self._privacy_sum
+
+    # ------------------------------------------------------------- choice
+    def choose(self, offer: Offer) -> QuarterChoices:
+        """Every due or forced user chooses a vendor; returns what they did.
+
+        Due: the replacement hazard. Forced: the user's vendor left or was banned
+        in the user's country (users of a vendor that failed everywhere switch as
+        their devices come due, DESIGN.md), or the user has no vendor.
+        """
+        p, pop = self.params, self.population
+        n_v, n_c = self.n_vendors, self.n_countries
+        rows = self._due_rows(pop.n, p.hazard)
+        # Forcing is decided per (country, vendor) cell; the last column is for
+        # users with no vendor (index -1). The counts say which cells hold anyone:
+        # most quarters none does, and the per-user lookup is skipped.
+        forced_cv = np.ones((n_c, n_v + 1), dtype=bool)
+        forced_cv[:, :n_v] = offer.alive & ~offer.available & (self.installed.sum(axis=2).T > 0)
+        if forced_cv[:, :n_v].any() or self.installed.sum() < pop.n:
+            # Merged through a mask (one byte a user, only in such quarters).
+            due = np.zeros(pop.n, dtype=bool)
+            due[rows] = True
+            due[self._forced_rows(forced_cv)] = True
+            rows = np.flatnonzero(due)
+            del due
+        pop.device_age += 1
+        if len(rows) == 0:
+            return QuarterChoices(0, np.zeros_like(self.installed), 0.0)
+        price_term = (p.b_price / PRICE_UNIT) * offer.price[None, :, :]
+        price_term = price_term / offer.income[:, None, None]
+        perceived = offer.perceived  # (C, 3, V)
+        base = np.broadcast_to(p.b_ecosystem * offer.ecosystem, perceived.shape)
+        base, price_term, perceived = (a.reshape(-1, n_v) for a in (base, price_term, perceived))
+        c = np.take(pop.country, rows)
+        s = np.take(pop.segment, rows)
+        cur = np.take(pop.vendor, rows)
+        choice = np.empty(len(rows), dtype=np.int16)
+        logsum = np.empty(len(rows), dtype=np.float64)
+        avail_cv = offer.available
+        for lo in range(0, len(rows), CHOICE_BLOCK):
+            hi = min(len(rows), lo + CHOICE_BLOCK)
+            r, cb, curb = rows[lo:hi], c[lo:hi], cur[lo:hi]
+            cs = cb.astype(np.int64)
+            cs *= 3
+            cs += s[lo:hi]
+            util = np.take(base, cs, axis=0)
+            util -= np.take(pop.price_sens, r)[:, None] * np.take(price_term, cs, axis=0)
+            util += np.take(pop.privacy, r)[:, None] * np.take(perceived, cs, axis=0)
+            if p.b_contacts > 0:
+                util += p.b_contacts * pop.tracked_contact_shares(r, n_v)
+            # Switching cost on every vendor but the current one: subtract it from
+            # all, then put back the current vendor's untouched utility (exactly
+            # what subtracting cost x [v != current] gives, with no (n, V) mask).
+            keep = np.flatnonzero(curb >= 0)
+            kept = util[keep, curb[keep]]
+            util -= p.switching_cost
+            util[keep, curb[keep]] = kept
+            avail = None if avail_cv.all() else np.take(avail_cv, cb, axis=0)
+            choice[lo:hi], logsum[lo:hi] = gumbel_argmax(util, avail, self.rng)
+            del util, avail
+        pop.vendor[rows] = choice
+        pop.device_age[rows] = 0
+        # Who switched moves the contact counts of those who know them, and the
+        # running privacy sums.
+        moved = np.flatnonzero(choice != cur)
+        if len(moved):
+            old, new = np.take(cur, moved), np.take(choice, moved)
+            pop.move_contacts(np.take(rows, moved), old, new)
+            z = np.take(pop.privacy, np.take(rows, moved)).astype(np.float64)
+            self._privacy_sum -= _by_vendor(old, z, n_v)
+            self._privacy_sum += _by_vendor(new, z, n_v)
+        finite = np.isfinite(logsum)
+        welfare = float(logsum[finite].mean()) if finite.any() else 0.0
+        sales = tally(choice, c, s, n_v, n_c)
+        # Only the choosers' vendors changed: move the counts by theirs.
+        self.installed = self.installed - tally(cur, c, s, n_v, n_c) + sales
+        return QuarterChoices(len(rows), sales, welfare)
+
+    def _due_rows(self, n: int, hazard: float) -> np.ndarray:
+        """Users whose device comes due this quarter, each with chance ``hazard``.
+
+        Drawn as the gaps between due users (geometric, one draw per due user)
+        rather than one uniform per user: fewer draws and no (users,)
+        temporaries. Sorted user ids, int64.
+        """
+        if hazard <= 0:
+            return np.zeros(0, dtype=np.int64)
+        if hazard >= 1:
+            return np.arange(n, dtype=np.int64)
+        parts, start = [], 0
+        while start < n:
+            # Enough gaps to pass n almost always (mean + 4 sd); else draw on.
+            left = (n - start) * hazard
+            gaps = self.rng.geometric(hazard, size=int(left + 4 * left**0.5) + 16)
+            np.minimum(gaps, n + 1, out=gaps)  # a tiny hazard's gaps overflow a sum
+            pos = np.cumsum(gaps)
+            pos += start - 1
+            cut = int(np.searchsorted(pos, n))
+            parts.append(pos[:cut])
+            if cut < len(pos):
+                break
+            start = int(pos[-1]) + 1
+        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+    def _forced_rows(self, forced_cv: np.ndarray) -> np.ndarray:
+        """Users whose (country, vendor) cell is forced to choose; the last column
+        of ``forced_cv`` is for users with no vendor (-1 indexes it)."""
+        pop = self.population
+        bounds = self._country_bounds
+        if bounds is None:  # users not stored by country (a view moved one)
+            key = pop.country.astype(np.int32)  # < 1000 x 33: int32 is ample
+            key *= forced_cv.shape[1]
+            key += pop.vendor
+            key[pop.vendor < 0] += forced_cv.shape[1]  # -1 -> last column of its row
+            return np.flatnonzero(np.take(forced_cv, key))
+        # Users are stored by country: only the countries with a forced cell (or
+        # users with no vendor) are looked at, with no (users,) temporaries.
+        n_v = forced_cv.shape[1] - 1
+        unvended = self.installed.sum(axis=(0, 2)) < np.diff(bounds)
+        parts = [np.zeros(0, dtype=np.int64)]
+        for c in np.flatnonzero(forced_cv[:, :n_v].any(axis=1) | unvended):
+            lo, hi = int(bounds[c]), int(bounds[c + 1])
+            hit = np.take(forced_cv[c], pop.vendor[lo:hi])
+            parts.append(np.flatnonzero(hit) + lo)
+        return np.concatenate(parts)
+
+
+def _by_vendor(vendor: np.ndarray, weights: np.ndarray, n_vendors: int) -> np.ndarray:
+    """Sum of ``weights`` by vendor (vendor -1 skipped)."""
+    has = vendor >= 0
+    if not has.all():
+        vendor, weights = vendor[has], weights[has]
+    return np.bincount(vendor, weights=weights, minlength=n_vendors)

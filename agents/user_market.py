@@ -309,8 +309,6 @@ def tally(
     return counts.reshape(n_vendors, n_countries, 3)
 
 
-
-
 #: Price is measured in units of this many US$ in the utility (a reference price).
 PRICE_UNIT = 500.0
 

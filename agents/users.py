@@ -11,8 +11,7 @@ they cost nothing while the model runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 import mesa
@@ -29,6 +28,7 @@ class UserHost(Protocol):
     user_market: UserMarket
     vendor_list: Sequence[Any]
     random: Any
+
 
 class User(mesa.Agent):
     """One user, seen as a Mesa agent: a view over row ``uid`` of the population.

@@ -21,8 +21,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from privmarket.agents.vendor import ACTIVE, BANNED, EXITED
-from privmarket.sim.metrics import describe_event
+from privmarket.sim.vocabulary import Presence
+
+ACTIVE, EXITED, BANNED = Presence.ACTIVE, Presence.EXITED, Presence.BANNED
 
 # Vendor colours by vendor index (tab10 without its red, kept for bans and exposure).
 PALETTE = (
@@ -524,54 +525,9 @@ def _and(items: Sequence[str]) -> str:
 
 
 def event_sentence(row: dict[str, Any]) -> str:
-    """One event in plain words, without its quarter label.
-
-    Falls back to the model's own wording for any event it does not know.
-    """
-    e, a, t, d = row["event"], row["actor"], row["target"], str(row.get("details") or "")
-    try:
-        if e == "demand":
-            head, _, rest = d.partition(";")
-            m = _SEGMENTS_RE.match(head.strip())
-            what = head.strip()
-            if m:
-                segs = _and(m.group("segs").split(","))
-                kind = m.group("what").strip()
-                prep = "to" if "access" in kind else "of"
-                what = f"{kind} {prep} {segs} traffic"
-            deadline = rest.strip().removeprefix("deadline").strip()
-            tail = f"; deadline {deadline}" if deadline else ""
-            return f"the government of {a} demands {what} from {t}{tail}"
-        if e == "answer":
-            verb = {
-                "comply": f"{a} agrees to {t}'s demand",
-                "negotiate": f"{a} negotiates with {t}, offering partial access",
-                "refuse": f"{a} refuses {t}'s demand",
-                "withdraw": f"{a} answers {t} by withdrawing a privacy feature there",
-                "exit": f"{a} answers {t} by leaving the country",
-            }.get(d.strip())
-            if verb:
-                return verb
-        if e == "access granted":
-            segs = d.removeprefix("to ").removesuffix(" traffic").split(",")
-            return f"{a} gives the government of {t} access to {_and(segs)} traffic"
-        if e == "withdraw feature":
-            m = re.search(r"([\d.]+)\s*$", d)
-            tail = f" (its privacy stance there is now {m.group(1)})" if m else ""
-            return f"{a} withdraws a privacy feature in {t} rather than build access{tail}"
-        if e == "ban":
-            return f"{a} bans {t} for refusing its demand"
-        if e == "back-down":
-            return f"the government of {a} backs down and drops its demand on {t}"
-        if e == "partial deal":
-            return f"the government of {a} settles for partial access from {t}"
-        if e == "country exit":
-            return f"{a} leaves {t} rather than grant access"
-        if e == "vendor failure":
-            return f"{a} leaves the handset market ({d})"
-    except (AttributeError, TypeError, ValueError):
-        pass
-    return describe_event({**row, "label": ""}).removeprefix(": ").strip()
+    """One event in plain words, without its quarter label (the model's one renderer)."""
+    s = str(row["sentence"])
+    return s[:1].lower() + s[1:].removesuffix(".")
 
 
 _KIND_CLASS = {

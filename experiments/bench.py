@@ -153,18 +153,20 @@ def run_case(impl: str, users: int, quarters: int, seed: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     model = cls(n_users=users, quarters=quarters, rng=seed)
     init_s = time.perf_counter() - t0
-    # Time spent on the user side (choices and the users' figures the vendors
-    # weigh), the part the two implementations do differently.
+    # Time spent on the user side (the quarter's choices and the users' figures
+    # the vendors weigh), the part the two implementations do differently.
     user_side = [0.0]
-    for name in ("_users_choose", "_update_strategic_figures"):
-        method = getattr(model, name)
+    users = model.user_market
+    for name in ("choose", "privacy_totals"):
+        method = getattr(users, name)
 
-        def timed(method=method):
+        def timed(*args, method=method):
             t = time.perf_counter()
-            method()
+            out = method(*args)
             user_side[0] += time.perf_counter() - t
+            return out
 
-        setattr(model, name, timed)
+        setattr(users, name, timed)
     steps = []
     for _ in range(quarters):
         t = time.perf_counter()

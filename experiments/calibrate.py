@@ -145,7 +145,7 @@ def simulated_shares(params: Params, seeds: list[int]) -> pd.DataFrame:
     frames = []
     for seed in seeds:
         m = MarketModel(params, rng=seed).run()
-        units = m.tallies.sales[1 : m.quarter + 1].sum(axis=(2, 3)).astype(float)  # (T, V)
+        units = m.results.sales[1 : m.quarter + 1].sum(axis=(2, 3)).astype(float)  # (T, V)
         first = params.start_quarter - 1
         years = params.start_year + (first + np.arange(m.quarter)) // 4
         df = pd.DataFrame(units, columns=[v.name for v in m.vendor_list])

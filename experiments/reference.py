@@ -1,25 +1,26 @@
 """A per-object reference for the user side: one plain ``mesa.Agent`` per user.
 
-This is the model's user side written the idiomatic Mesa way, and tuned: every
-user is a :class:`ReferenceUser` agent registered with the model, randomness
-comes from the model's stdlib ``random`` (``model.random``), and there is no
-numpy call per agent (numpy appears only once per quarter, to hand the few
-vendor- and country-level figures to plain Python lists and to return the
-tallies). Vendors, governments, parameters, the step order and every other
-rule are the product's own: :class:`ReferenceMarketModel` is a
-:class:`sim.model.MarketModel` that overrides only the user side.
+This is the user side written the idiomatic Mesa way, and tuned: every user is
+a :class:`ReferenceUser` agent registered with the model, randomness comes from
+the model's stdlib ``random`` (``model.random``), and there is no numpy call per
+agent (numpy appears only once per quarter, to hand the few vendor- and
+country-level figures to plain Python lists and to return the counts).
+:class:`ReferenceUsers` is a second implementation of the one call the model
+makes of its users each quarter (``choose(offer)``, see
+:mod:`privmarket.agents.user_market`); vendors, governments, parameters, the step
+order and every other rule are the model's own.
 
-It serves two purposes (issue 4, ``docs/performance.md``):
+It serves two purposes (``docs/performance.md``):
 
 * a fair baseline for speed and memory in ``privmarket bench``;
 * an oracle for correctness: the vectorised user side (Gumbel-max sampling,
-  CSR gathers, ``bincount`` tallies) and this one (inverse-CDF sampling, loops
+  CSR gathers, ``bincount`` counts) and this one (inverse-CDF sampling, loops
   over contact lists) must agree statistically (``tests/test_equivalence_*``).
 
 The world is built here too, per user and from ``model.random``, following the
-same rules as :mod:`sim.world` (``world="own"``, the default). With
-``world="shared"`` the agents copy the vectorised world drawn from the same seed
-instead, so that the two implementations start from identical users and
+same rules as :mod:`privmarket.sim.world` (``world="own"``, the default). With
+``world="shared"`` the agents copy the vectorised world drawn from the same
+seed instead, so that the two implementations start from identical users and
 contacts and differ only in how they step.
 
 Example
@@ -39,10 +40,10 @@ from typing import Any
 import mesa
 import numpy as np
 
-from privmarket.agents.users import NO_VENDOR
-from privmarket.sim.choice import PRICE_UNIT
+from privmarket.agents.user_market import NO_VENDOR, PRICE_UNIT, Offer, QuarterChoices
 from privmarket.sim.model import MarketModel
 from privmarket.sim.params import Params
+from privmarket.sim.world import build_population
 
 WORLDS = ("own", "shared")
 
@@ -52,7 +53,7 @@ class ReferenceUser(mesa.Agent):
 
     def __init__(
         self,
-        model: ReferenceMarketModel,
+        model: mesa.Model,
         country: int,
         segment: int,
         privacy: float,
@@ -118,136 +119,105 @@ class QuarterFigures:
     ``options[country * 3 + segment]`` lists, for each vendor available in the
     country, ``(vendor, b_q * q, price term, perceived privacy)`` with the price
     term ``b_p * price / (PRICE_UNIT * income)`` that is multiplied by the
-    user's price sensitivity (the same utility as :mod:`sim.choice`).
+    user's price sensitivity (the same utility as
+    :mod:`privmarket.agents.user_market`).
     """
 
-    def __init__(self, model: MarketModel) -> None:
-        p = model.params
-        vendors = model.vendor_list
-        self.n_vendors = len(vendors)
+    def __init__(self, offer: Offer, params: Params) -> None:
+        p = params
+        self.n_vendors = len(offer.alive)
         self.b_contacts = p.b_contacts
         self.switching_cost = p.switching_cost
-        avail = model.available().tolist()  # (C, V)
-        perceived = model.perceived_privacy().tolist()  # (C, 3, V)
-        income = [c.income for c in p.countries]
-        base = [p.b_ecosystem * v.q for v in vendors]
-        price = [v.price.tolist() for v in vendors]
+        avail = offer.available.tolist()  # (C, V)
+        perceived = offer.perceived.tolist()  # (C, 3, V)
+        income = offer.income.tolist()
+        base = [p.b_ecosystem * q for q in offer.ecosystem.tolist()]
+        price = offer.price.tolist()  # (3, V)
+        n_c = len(income)
         self.options: list[list[tuple[int, float, float, float]]] = []
-        for c in range(len(p.countries)):
+        for c in range(n_c):
             for s in range(3):
                 self.options.append(
                     [
                         (
                             v,
                             base[v],
-                            (p.b_price / PRICE_UNIT) * price[v][s] / income[c],
+                            (p.b_price / PRICE_UNIT) * price[s][v] / income[c],
                             perceived[c][s][v],
                         )
                         for v in range(self.n_vendors)
                         if avail[c][v]
                     ]
                 )
-        alive = [v.alive for v in vendors]
+        alive = offer.alive.tolist()
         # forced[c][v]: users of live vendor v in country c must switch now (it
         # left or was banned there); the extra last entry, read as forced[c][-1],
         # is for users with no vendor.
         self.forced = [
             [alive[v] and not avail[c][v] for v in range(self.n_vendors)] + [True]
-            for c in range(len(p.countries))
+            for c in range(n_c)
         ]
 
 
-class ReferencePopulation:
-    """The per-object users, answering the tallies the model asks of its population."""
+class ReferenceUsers:
+    """The users as one ``mesa.Agent`` each: the model's user side, the per-object way.
 
-    def __init__(self, users: list[ReferenceUser], n_vendors: int, n_countries: int) -> None:
-        self.users = users
-        self.n = len(users)
-        self.n_vendors = n_vendors
-        self.n_countries = n_countries
+    ``users`` holds the agents in creation order; ``installed`` the counts by
+    (vendor, country, segment) the model reads.
+    """
+
+    def __init__(
+        self,
+        model: mesa.Model,
+        world: str = "own",
+        figures_class: type[QuarterFigures] = QuarterFigures,
+    ) -> None:
+        if world not in WORLDS:
+            raise ValueError(f"world={world!r}; allowed: {', '.join(WORLDS)}")
+        p: Params = model.params
+        self.model = model
+        self.params = p
+        self.world = world
+        self.figures_class = figures_class
+        if world == "shared":
+            self.users = _copy_world(model, build_population(p, model.rng))
+        else:
+            self.users = _draw_world(model, p)
+        self.n = len(self.users)
+        self.n_vendors, self.n_countries = len(p.vendors), len(p.countries)
+        self.installed = self.installed_counts()
+        model.users = model.agents_by_type[ReferenceUser]
+
+    @property
+    def population(self) -> ReferenceUsers:
+        return self
 
     def __len__(self) -> int:
         return self.n
 
-    def installed_counts(self, n_vendors: int, n_countries: int) -> np.ndarray:
-        counts = [0] * (n_vendors * n_countries * 3)
+    def installed_counts(self) -> np.ndarray:
+        n_c = self.n_countries
+        counts = [0] * (self.n_vendors * n_c * 3)
         for u in self.users:
             if u.vendor >= 0:
-                counts[(u.vendor * n_countries + u.country) * 3 + u.segment] += 1
-        return np.array(counts, dtype=np.int64).reshape(n_vendors, n_countries, 3)
+                counts[(u.vendor * n_c + u.country) * 3 + u.segment] += 1
+        return np.array(counts, dtype=np.int64).reshape(self.n_vendors, n_c, 3)
 
-    def privacy_totals(self, n_vendors: int) -> np.ndarray:
-        totals = [0.0] * n_vendors
+    def privacy_totals(self) -> np.ndarray:
+        """Recounted over every agent each quarter, as a per-object model would."""
+        totals = [0.0] * self.n_vendors
         for u in self.users:
             if u.vendor >= 0:
                 totals[u.vendor] += u.privacy
         return np.array(totals, dtype=np.float64)
 
-
-class ReferenceMarketModel(MarketModel):
-    """:class:`MarketModel` with the user side as one ``mesa.Agent`` per user.
-
-    Parameters are those of :class:`MarketModel`, plus ``world``: ``"own"``
-    (default) draws the users and contacts per agent from ``model.random``;
-    ``"shared"`` copies the vectorised world drawn from the same seed.
-
-    ``model.population`` is a :class:`ReferencePopulation` (its ``users`` list
-    holds the agents in creation order) and ``model.users`` is the Mesa
-    ``AgentSet`` of :class:`ReferenceUser`.
-    """
-
-    def __init__(
-        self,
-        params: Params | None = None,
-        *,
-        scenario: str | None = None,
-        rng: Any = None,
-        world: str = "own",
-        **overrides: Any,
-    ) -> None:
-        if world not in WORLDS:
-            raise ValueError(f"world={world!r}; allowed: {', '.join(WORLDS)}")
-        # The product's constructor builds the vendors, governments and the
-        # vectorised population; the population is then replaced by agents, and
-        # the initial tallies and the first data row are made again from them.
-        super().__init__(params, scenario=scenario, rng=rng, **overrides)
-        self.world = world
-        n_v, n_c = len(self.vendor_list), len(self.government_list)
-        if world == "shared":
-            users = _copy_world(self, self.population)
-        else:
-            users = _draw_world(self, self.params)
-        self.population = ReferencePopulation(users, n_v, n_c)
-        self.users = self.agents_by_type[ReferenceUser]
-        self._tally()
-        self._update_strategic_figures()
-        dc = self.datacollector
-        self.datacollector = mesa.DataCollector(
-            model_reporters=dc.model_reporters,
-            agent_reporters=dc.agent_reporters,
-            agenttype_reporters=dc.agenttype_reporters,
-        )
-        self.datacollector.collect(self)
-
-    #: What users see each quarter; a subclass may swap it (the equivalence tests
-    #: use that to check that a wrong rule is caught).
-    figures_class: type[QuarterFigures] = QuarterFigures
-
-    def _recount_running(self) -> None:
-        """The reference keeps no running contact counts or privacy sums."""
-
-    def _privacy_totals(self) -> np.ndarray:
-        # Recounted over every agent each quarter, as the reference always has.
-        return self.population.privacy_totals(len(self.vendor_list))
-
-    def _users_choose(self) -> None:
-        figures = self.figures_class(self)
+    def choose(self, offer: Offer) -> QuarterChoices:
+        figures = self.figures_class(offer, self.params)
         forced = figures.forced
         hazard = self.params.hazard
-        draw = self.random.random
-        users = self.population.users
+        draw = self.model.random.random
         choosers = []
-        for u in users:
+        for u in self.users:
             # One hazard draw per user and quarter, whether or not it is forced.
             due = draw() < hazard
             u.device_age += 1
@@ -255,10 +225,10 @@ class ReferenceMarketModel(MarketModel):
                 choosers.append(u)
         # Two phases, so that all choosers see last quarter's contacts.
         decisions = [u.choose(figures) for u in choosers]
-        n_v, n_c = figures.n_vendors, len(self.government_list)
+        n_v, n_c = figures.n_vendors, self.n_countries
         sales = [0] * (n_v * n_c * 3)
-        # Installed counts move with each switch (as in the vectorised model),
-        # rather than being recounted over every user.
+        # Counts move with each switch (as in the vectorised market), rather than
+        # being recounted over every user.
         installed = self.installed.ravel().tolist()
         welfare, counted = 0.0, 0
         for u, (pick, logsum) in zip(choosers, decisions, strict=True):
@@ -272,10 +242,41 @@ class ReferenceMarketModel(MarketModel):
                 installed[pick * n_c * 3 + cell] += 1
                 welfare += logsum
                 counted += 1
-        self.choosers = len(choosers)
-        self.welfare = welfare / counted if counted else 0.0
-        self.sales = np.array(sales, dtype=np.int64).reshape(n_v, n_c, 3)
-        self._tally(np.array(installed, dtype=np.int64).reshape(n_v, n_c, 3))
+        self.installed = np.array(installed, dtype=np.int64).reshape(n_v, n_c, 3)
+        return QuarterChoices(
+            choosers=len(choosers),
+            sales=np.array(sales, dtype=np.int64).reshape(n_v, n_c, 3),
+            welfare=welfare / counted if counted else 0.0,
+        )
+
+
+class ReferenceMarketModel(MarketModel):
+    """:class:`MarketModel` with :class:`ReferenceUsers` as its user side.
+
+    Parameters are those of :class:`MarketModel`, plus ``world``: ``"own"``
+    (default) draws the users and contacts per agent from ``model.random``;
+    ``"shared"`` copies the vectorised world drawn from the same seed.
+    ``model.users`` is the Mesa ``AgentSet`` of :class:`ReferenceUser`.
+    """
+
+    #: What users see each quarter; a subclass may swap it (the equivalence tests
+    #: use that to check that a wrong rule is caught).
+    figures_class: type[QuarterFigures] = QuarterFigures
+
+    def __init__(
+        self,
+        params: Params | str | None = None,
+        *,
+        scenario: Any = None,
+        rng: Any = None,
+        world: str = "own",
+        **overrides: Any,
+    ) -> None:
+        def users(model: MarketModel) -> ReferenceUsers:
+            return ReferenceUsers(model, world, self.figures_class)
+
+        super().__init__(params, scenario=scenario, rng=rng, user_market=users, **overrides)
+        self.world = world
 
 
 # ------------------------------------------------------------------- worlds
@@ -294,9 +295,9 @@ def _poisson(random: Any, lam: float) -> int:
     return k
 
 
-def _draw_world(model: ReferenceMarketModel, p: Params) -> list[ReferenceUser]:
+def _draw_world(model: mesa.Model, p: Params) -> list[ReferenceUser]:
     """Users and contacts drawn per agent from ``model.random``, by the rules of
-    :func:`sim.world.build_population` (country by population, segment by the
+    :func:`privmarket.sim.world.build_population` (country by population, segment by the
     country's mix, gamma privacy sensitivity, lognormal price sensitivity,
     initial vendor by initial share times segment affinity, Poisson contacts,
     mostly at home)."""
@@ -319,7 +320,7 @@ def _draw_world(model: ReferenceMarketModel, p: Params) -> list[ReferenceUser]:
         if sum(col) <= 0:
             col = [sum(w[v]) for v in range(n_v)]
         cum_w.append(list(accumulate(col)))
-    max_age = max(int(round(2 / p.hazard)) if p.hazard > 0 else 8, 1)
+    max_age = max(int(round(p.initial_age_cycles / p.hazard)) if p.hazard > 0 else 8, 1)
     vendors = range(n_v)
     users = []
     for c in countries:
@@ -356,7 +357,7 @@ def _draw_world(model: ReferenceMarketModel, p: Params) -> list[ReferenceUser]:
     return users
 
 
-def _copy_world(model: ReferenceMarketModel, pop: Any) -> list[ReferenceUser]:
+def _copy_world(model: mesa.Model, pop: Any) -> list[ReferenceUser]:
     """Agents that copy the vectorised population row by row (same users, same contacts)."""
     cols = [
         pop.country.tolist(),

@@ -338,7 +338,9 @@ class MarketModel(mesa.Model):
                     d.outcome = Outcome.EXITED  # the vendor is gone: nothing to enforce
                 else:
                     self._apply_verdict(gov, d, verdict)
-                    gov.settled(d, verdict.outcome, self.quarter, p.deadline_quarters + p.demand_cooldown)
+                    gov.settled(
+                        d, verdict.outcome, self.quarter, p.deadline_quarters + p.demand_cooldown
+                    )
                     self._learn(self.vendor_list[d.vendor], d)
             self._open[c] = still_open
 

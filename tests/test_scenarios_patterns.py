@@ -104,7 +104,7 @@ def test_uk_2025_feature_withdrawn_no_access_vendor_stays():
 
 
 def sales_by_year(m: MarketModel) -> np.ndarray:
-    units = m.tallies.sales[1 : m.quarter + 1].sum(axis=(2, 3)).astype(float)
+    units = m.results.sales[1 : m.quarter + 1].sum(axis=(2, 3)).astype(float)
     yearly = units.reshape(-1, 4, units.shape[1]).sum(axis=1)
     return yearly / yearly.sum(axis=1, keepdims=True)
 

@@ -9,7 +9,7 @@ who is due, the utility of every available vendor for every due user, and one
 logit draw each. The model calls it once a quarter with an :class:`Offer`, what
 every user sees, and gets a :class:`QuarterChoices` back.
 
-Utility of vendor v for user i (DESIGN.md, User):
+Utility of vendor v for user i (docs/ODD.md, Submodels):
 
     U_iv = b_q q_v - b_p k_i p_vs / (500 y_c) + b_n n_iv
            + z_i * stance_vc * T_v * (1 - access_vcs) - switching_cost [v != current_i]
@@ -132,10 +132,8 @@ class UserPopulation:
         # minus the rank of the row's first contact (one repeat instead of three).
         pos = np.repeat(starts - (ends - counts), counts)
         pos += np.arange(total, dtype=np.int64)
-        # Measured per quarter (1M contacts gathered at 1M users / 100k at 100k):
-        # fancy indexing is the faster gather with int64 positions (0.11 against
-        # 0.16 ms at 100k), np.take the faster with the int32 ids (1.4 against
-        # 3.9 ms at 1M users).
+        # Fancy indexing is the faster gather with int64 positions, np.take the
+        # faster with the int32 ids (docs/performance.md, "The hot path").
         their_vendor = np.take(self.vendor, self.indices[pos])
         del pos
         hist = _histogram(their_vendor, counts, n_vendors)
@@ -143,14 +141,11 @@ class UserPopulation:
         return out
 
     # ------------------------------------------------ tracked contact counts
-    # Profiled at 100k users: the gather above (one random read per contact of
-    # every chooser, about 10 per chooser, and a dozen passes over them) was
-    # 1.2 of the 3.5 ms quarter. Only about 3 % of users switch vendor in a
-    # quarter, against 10 % who choose, so the model instead keeps every user's
-    # count of contacts per vendor and moves it when a contact switches: that
-    # needs the reverse graph (who has a user as a contact; 44 bytes a user with
-    # int32 pointers) and a uint8 count per user and vendor (4 bytes), and the
-    # contact term of the quarter went from 1.2 to 0.2 ms (measured, 100k users).
+    # Far fewer users switch vendor in a quarter than choose one (most stay), so
+    # rather than gather every chooser's contacts each quarter, every user's count
+    # of contacts per vendor is kept and moved when a contact switches. That needs
+    # the reverse graph (who has a user as a contact) and a small count per user
+    # and vendor; what it costs and saves is in docs/performance.md.
 
     def count_contacts(self, n_vendors: int) -> None:
         """Start tracking (or recount) each user's number of contacts on each vendor.
@@ -184,9 +179,9 @@ class UserPopulation:
         """The reverse contact graph: ``followers[followers_ptr[j]:followers_ptr[j+1]]``
         are the users who have ``j`` among their contacts (once per such contact).
 
-        A CSR-to-CSC conversion (a linear counting sort in scipy's compiled code):
-        0.15 s at 1M users where an argsort of the contact ids took 0.5 s, and with
-        int32 pointers its temporaries are about 24 bytes a user.
+        A CSR-to-CSC conversion: a linear counting sort in scipy's compiled code,
+        faster than sorting the contact ids and light on temporaries with int32
+        pointers.
         """
         from scipy import sparse
 
@@ -227,8 +222,8 @@ class UserPopulation:
         contact counts of everyone who has them as a contact."""
         if self.contact_counts is None:
             return
-        # In blocks of movers: about 40 bytes of temporaries per follower, so a
-        # quarter with a ban (600k movers at 10M users) held 20 bytes a user.
+        # In blocks of movers: the temporaries grow with the followers moved, and a
+        # quarter with a ban moves many at once.
         for lo in range(0, len(users), MOVE_BLOCK):
             hi = min(len(users), lo + MOVE_BLOCK)
             self._move_contacts(users[lo:hi], old[lo:hi], new[lo:hi])
@@ -249,8 +244,8 @@ class UserPopulation:
         cell *= counts.shape[1]
         flat = counts.reshape(-1)
         one = counts.dtype.type(1)
-        # ufunc.at with a scalar of the array's own type: 24 us for 30k updates at
-        # 100k users, where a Python int 1 (a casting loop) took 1.2 ms.
+        # ufunc.at with a scalar of the array's own type: a Python int 1 would send
+        # it through a slow casting loop.
         for vendors, ufunc in ((old, np.subtract), (new, np.add)):
             v = np.repeat(vendors.astype(np.int64), deg)
             v += cell
@@ -313,12 +308,10 @@ def tally(
 PRICE_UNIT = 500.0
 
 
-#: Up to this many vendors, row reductions run as a loop over columns. numpy's
-#: reductions along a short last axis pay a per-row cost: at 100k rows x 4
-#: vendors, max/argmax/sum along axis 1 took 3.0/1.4/1.2 ms, and the whole draw
-#: went from 18.6 ms to 6.7 ms with column loops (measured, numpy 2.x). Beyond 7
-#: columns numpy's sum switches to unrolled partial sums, so the column loop
-#: would no longer give bit-identical log-sums and is not faster anyway.
+#: Up to this many vendors, row reductions run as a loop over columns: numpy's
+#: reductions along a short last axis pay a per-row cost. Beyond 7 columns
+#: numpy's sum switches to unrolled partial sums, so the column loop would no
+#: longer give bit-identical log-sums, and is not faster anyway.
 COLUMN_LOOP_MAX = 7
 
 _TINY = np.finfo(np.float32).tiny
@@ -346,8 +339,8 @@ def gumbel_argmax(
     u = utility if available is None else np.where(available, utility, -np.inf)
     if u.dtype != np.float64:
         u = u.astype(np.float64)
-    # One uniform per cell; -log(-log(u)) is Gumbel(0, 1). float32 uniforms halve
-    # the draw cost at 1M users with no visible effect on choice frequencies.
+    # One uniform per cell; -log(-log(u)) is Gumbel(0, 1). float32 uniforms are
+    # ample for choice frequencies and cheaper to draw.
     g = rng.random((n, n_v), dtype=np.float32)
     np.clip(g, _TINY, _BELOW_ONE, out=g)
     np.log(g, out=g)
@@ -360,8 +353,8 @@ def gumbel_argmax(
         top = u[:, 0].copy()
         for j in range(1, n_v):
             col = noisy[:, j]
-            # strict: ties keep the first column, as argmax does. putmask is
-            # twice as fast as choice[mask] = j (7 against 15 us at 10k rows).
+            # strict: ties keep the first column, as argmax does (putmask is the
+            # faster way to write it).
             np.putmask(choice, col > best, j)
             np.maximum(best, col, out=best)
             np.maximum(top, u[:, j], out=top)
@@ -416,7 +409,7 @@ class Offer:
     alive: np.ndarray  # (vendors,) bool: still in the handset market
     ecosystem: np.ndarray  # (vendors,) ecosystem strength q
     price: np.ndarray  # (segments, vendors) device price, US$
-    income: np.ndarray  # (countries,) income level, multiplies nothing here but the price term
+    income: np.ndarray  # (countries,) income level: a richer country feels a price less
     perceived: np.ndarray  # (countries, segments, vendors) perceived privacy
 
 
@@ -508,7 +501,7 @@ class UserMarket:
 
         Due: the replacement hazard. Forced: the user's vendor left or was banned
         in the user's country (users of a vendor that failed everywhere switch as
-        their devices come due, DESIGN.md), or the user has no vendor.
+        their devices come due), or the user has no vendor.
         """
         p, pop = self.params, self.population
         n_v, n_c = self.n_vendors, self.n_countries

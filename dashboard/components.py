@@ -125,7 +125,7 @@ def WorldView(model, quarter: int):
 def EventFeed(model, quarter: int):
     """The event log in plain words, newest first."""
     content = solara.use_memo(
-        lambda: _locked(model, lambda: feed_html(model.events.rows)),
+        lambda: _locked(model, lambda: feed_html(model.event_frame().to_dict("records"))),
         dependencies=[model, quarter],
     )
     with solara.Column(classes=["pm-box", "pm-feed-view"]):

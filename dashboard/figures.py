@@ -386,7 +386,7 @@ def world_state(model: Any) -> list[dict[str, Any]]:
                 appetite=float(gov.appetite),
                 rule_of_law=float(gov.rule_of_law),
                 readable=float(readable[c]),
-                open_demands=len(gov.open),
+                open_demands=len(model.open_demands(gov.country)),
                 vendors=vendors,
             )
         )
@@ -546,8 +546,7 @@ def feed_items(rows: Sequence[dict[str, Any]], last: int = 60) -> list[tuple[str
     """``(label, sentence, kind)`` for the newest ``last`` events, newest first."""
     out = []
     for r in list(rows)[-last:][::-1]:
-        s = event_sentence(r)
-        out.append((str(r["label"]), s[:1].upper() + s[1:] + ".", _KIND_CLASS.get(r["event"], "")))
+        out.append((str(r["label"]), str(r["sentence"]), _KIND_CLASS.get(r["event"], "")))
     return out
 
 

@@ -489,6 +489,12 @@ class MarketModel(mesa.Model):
             exit_quarter=tuple(v.exit_quarter for v in vendors),
         )
 
+    def open_demands(self, country: int | None = None) -> list[Demand]:
+        """Demands not yet settled, in the order they were made (of one country, or all)."""
+        if country is not None:
+            return list(self._open[country])
+        return [d for demands in self._open for d in demands]
+
     # ------------------------------------------------ the market view
     @property
     def installed(self) -> np.ndarray:

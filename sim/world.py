@@ -42,8 +42,8 @@ def build_population(params: Params, rng: np.random.Generator) -> UserPopulation
     sizes = country_sizes(params, rng)
     pop.country[:] = np.repeat(np.arange(len(sizes), dtype=np.int16), sizes)
 
-    # Segment: by the country's segment mix, one country block at a time (no
-    # (users, 3) table of mixes: that was 24 bytes a user at the build's peak).
+    # Segment: by the country's segment mix, one country block at a time (a
+    # (users, 3) table of mixes would dominate the build's peak memory).
     _draw_segments(pop, params, sizes, rng)
 
     # Privacy sensitivity: gamma with the segment's mean and coefficient of

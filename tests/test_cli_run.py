@@ -57,7 +57,10 @@ def test_run_writes_tables_summary_and_figures(tmp_path):
     table = pd.read_parquet(out / "quarters.parquet")
     assert len(table) == 7
     pd.testing.assert_frame_equal(
-        table, pd.read_csv(out / "quarters.csv"), check_dtype=False, check_exact=False
+        table,
+        pd.read_csv(out / "quarters.csv", parse_dates=["date"]),
+        check_dtype=False,
+        check_exact=False,
     )
     assert [p.name for p in tmp_path.iterdir()] == ["res"]  # no temp folders left
 

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from privmarket.agents.vendor import BANNED, EXITED
 from privmarket.dashboard import figures as F
 from privmarket.dashboard.live import (
     MAX_USERS,
@@ -23,6 +22,7 @@ from privmarket.dashboard.live import (
 from privmarket.sim.model import MarketModel
 from privmarket.sim.params import ParameterError
 from privmarket.sim.scenarios import get_scenario, list_scenarios
+from privmarket.sim.vocabulary import Presence
 
 
 def small(**changes) -> LiveSettings:
@@ -239,8 +239,8 @@ def test_world_state_shows_presence_bans_exits_and_access():
     m = MarketModel(n_users=3000, rng=0)
     m.step()
     aegis, orchard, open_ = m.vendor_list[0], m.vendor_list[1], m.vendor_list[2]
-    aegis.presence[2] = BANNED
-    orchard.presence[3] = EXITED
+    aegis.presence[2] = Presence.BANNED
+    orchard.presence[3] = Presence.EXITED
     open_.access[4] = True
     open_.access[5, 0] = True
     world = F.world_state(m)
@@ -256,7 +256,7 @@ def test_world_state_shows_presence_bans_exits_and_access():
     html = F.world_html(world)
     assert html.count('class="pm-tile"') == len(names)
     assert f'data-country="{names[2]}"' in html and 'data-status="banned"' in html
-    m.fail(3, "test")
+    m.vendor_list[3].leave_market("test", m.quarter)
     assert {v["status"] for c in F.world_state(m) for v in c["vendors"] if v["index"] == 3} == {
         "failed"
     }
@@ -279,61 +279,14 @@ def test_world_html_escapes_names():
     assert "<b>X</b>" not in html and "&lt;b&gt;X" in html and "A&amp;B" in html
 
 
-ROWS = [
-    (
-        "demand",
-        "Gulfstan",
-        "Open",
-        "bulk access (0.72) to consumer, enterprise, government traffic; deadline Q1 2016",
-        "the government of Gulfstan demands bulk access to consumer, enterprise and "
-        "government traffic from Open; deadline Q1 2016",
-    ),
-    (
-        "demand",
-        "Eastria",
-        "Aegis",
-        "broad interception (0.50) to consumer, enterprise traffic; deadline Q3 2015",
-        "the government of Eastria demands broad interception of consumer and enterprise "
-        "traffic from Aegis; deadline Q3 2015",
-    ),
-    ("answer", "Open", "Gulfstan", "refuse", "Open refuses Gulfstan's demand"),
-    (
-        "access granted",
-        "Orchard",
-        "Gulfstan",
-        "to consumer traffic",
-        "Orchard gives the government of Gulfstan access to consumer traffic",
-    ),
-    ("ban", "Midland", "Orchard", "banned after refusing; gain 0.5 > cost 0.1", None),
-    ("back-down", "Midland", "Open", "demand dropped; gain 0.09 <= cost 0.61", None),
-    ("country exit", "Aegis", "Eastria", "leaves rather than grant access", None),
-    (
-        "vendor failure",
-        "Local",
-        "market",
-        "handset losses for 4 quarters in a row",
-        "Local leaves the handset market (handset losses for 4 quarters in a row)",
-    ),
-]
-
-
-@pytest.mark.parametrize("event,actor,target,details,expected", ROWS)
-def test_event_sentences_read_as_plain_words(event, actor, target, details, expected):
-    row = dict(quarter=3, label="Q3 2015", event=event, actor=actor, target=target, details=details)
-    s = F.event_sentence(row)
-    if expected:
-        assert s == expected
-    assert actor in s and target in s.replace("market", "market") or event == "vendor failure"
-    assert "(0." not in s and ";" not in s.replace("; deadline", "")
-
-
-def test_unknown_events_fall_back_to_the_models_wording():
-    row = dict(quarter=1, label="Q1 2015", event="merger", actor="A", target="B", details="x")
-    assert "A" in F.event_sentence(row) and "merger" in F.event_sentence(row)
+def test_the_feed_words_events_with_the_models_one_renderer(run):
+    rows = run.event_frame().to_dict("records")
+    for row, (_, sentence, _) in zip(rows[::-1], F.feed_items(rows, last=len(rows)), strict=True):
+        assert sentence == row["sentence"]
 
 
 def test_feed_is_newest_first_and_covers_a_real_run(run):
-    rows = run.events.rows
+    rows = run.event_frame().to_dict("records")
     assert len(rows) > 5
     items = F.feed_items(rows, last=500)
     assert len(items) == len(rows)

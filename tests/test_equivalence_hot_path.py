@@ -11,10 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import privmarket.agents.users as users_mod
+import privmarket.agents.user_market as users_mod
 import privmarket.sim.world as world
-from privmarket.agents.users import NO_VENDOR
-from privmarket.sim.choice import COLUMN_LOOP_MAX, gumbel_argmax
+from privmarket.agents.user_market import COLUMN_LOOP_MAX, NO_VENDOR, gumbel_argmax
 from privmarket.sim.model import MarketModel
 from privmarket.sim.params import Params
 
@@ -103,7 +102,9 @@ def test_tracked_contact_counts_equal_the_gather_every_quarter():
             pop.tracked_contact_shares(everyone, n_v), pop.contact_shares(everyone, n_v)
         )
         # the running privacy sums stay within rounding of a recount
-        np.testing.assert_allclose(m._privacy_totals(), pop.privacy_totals(n_v), rtol=1e-12)
+        np.testing.assert_allclose(
+            m.user_market.privacy_totals(), pop.privacy_totals(n_v), rtol=1e-12
+        )
     assert moved > 1_000
 
 
@@ -117,7 +118,7 @@ def test_tracked_counts_follow_a_write_through_a_user_view():
     np.testing.assert_array_equal(
         pop.tracked_contact_shares(everyone, n_v), pop.contact_shares(everyone, n_v)
     )
-    np.testing.assert_allclose(m._privacy_totals(), pop.privacy_totals(n_v), rtol=1e-12)
+    np.testing.assert_allclose(m.user_market.privacy_totals(), pop.privacy_totals(n_v), rtol=1e-12)
 
 
 def test_no_contact_term_tracks_no_contacts():
@@ -175,7 +176,7 @@ def test_world_built_in_blocks_is_the_world_built_at_once(monkeypatch):
 def test_due_users_drawn_by_gaps_are_bernoulli_draws():
     m = MarketModel(n_users=1_000, rng=4)
     n, h = 200_000, 0.1
-    rows = m._due_rows(n, h)
+    rows = m.user_market._due_rows(n, h)
     assert (np.diff(rows) > 0).all() and rows[0] >= 0 and rows[-1] < n
     # the count is binomial(n, h): within 5 standard deviations
     assert abs(len(rows) - n * h) < 5 * (n * h * (1 - h)) ** 0.5
@@ -188,12 +189,12 @@ def test_due_users_drawn_by_gaps_are_bernoulli_draws():
     assert abs((np.diff(rows) == 1).mean() - h) < 0.01
     # edges: nobody, everybody, a hazard so small its gaps overflow, and a draw
     # that needs more than one batch of gaps
-    assert len(m._due_rows(n, 0.0)) == 0
-    np.testing.assert_array_equal(m._due_rows(50, 1.0), np.arange(50))
-    assert len(m._due_rows(n, 1e-45)) == 0
-    assert len(m._due_rows(10, 0.999)) >= 8
+    assert len(m.user_market._due_rows(n, 0.0)) == 0
+    np.testing.assert_array_equal(m.user_market._due_rows(50, 1.0), np.arange(50))
+    assert len(m.user_market._due_rows(n, 1e-45)) == 0
+    assert len(m.user_market._due_rows(10, 0.999)) >= 8
     # same seed, same draws
-    again = MarketModel(n_users=1_000, rng=4)._due_rows(n, h)
+    again = MarketModel(n_users=1_000, rng=4).user_market._due_rows(n, h)
     np.testing.assert_array_equal(again, rows)
 
 
@@ -201,7 +202,7 @@ def test_forced_users_by_country_block_equal_the_lookup_over_everyone():
     m = MarketModel(n_users=5_000, rng=6).run(2)
     pop = m.population
     pop.vendor[::50] = NO_VENDOR  # users with no vendor are always forced
-    m._tally()
+    m.user_market.recount()
     rng = np.random.default_rng(0)
     n_c, n_v = len(m.government_list), len(m.vendor_list)
     forced_cv = np.ones((n_c, n_v + 1), dtype=bool)
@@ -211,21 +212,19 @@ def test_forced_users_by_country_block_equal_the_lookup_over_everyone():
         for i in range(pop.n)
         if forced_cv[pop.country[i], pop.vendor[i] if pop.vendor[i] >= 0 else n_v]
     ]
-    np.testing.assert_array_equal(m._forced_rows(forced_cv), expected)
+    np.testing.assert_array_equal(m.user_market._forced_rows(forced_cv), expected)
     # users no longer stored by country: the lookup over everyone is used
     m.users[0].country = n_c - 1
-    assert m._country_bounds is None
+    assert m.user_market._country_bounds is None
     expected = [
         i
         for i in range(pop.n)
         if forced_cv[pop.country[i], pop.vendor[i] if pop.vendor[i] >= 0 else n_v]
     ]
-    np.testing.assert_array_equal(m._forced_rows(forced_cv), expected)
+    np.testing.assert_array_equal(m.user_market._forced_rows(forced_cv), expected)
 
 
-def test_reported_figures_computed_once_equal_the_model_and_follow_changes():
-    from privmarket.sim.metrics import reported_figures
-
+def test_the_quarter_record_equals_the_model_and_the_reporters():
     m = MarketModel(n_users=3_000, rng=2, **{"countries.*.appetite": 0.9, "demand_rate": 1.0})
     for _ in range(12):
         m.step()
@@ -236,21 +235,16 @@ def test_reported_figures_computed_once_equal_the_model_and_follow_changes():
             assert row[f"{v.name}.sales_share"] == m.sales_share()[v.index]
         for g in m.government_list:
             assert row[f"{g.name}.readable_share"] == m.readable_share()[g.country]
-    # a change of access, or of the tallies, is seen at once
-    before = reported_figures(m)["readable_share"].copy()
-    m.vendor_list[0].access[:] = ~m.vendor_list[0].access
-    np.testing.assert_array_equal(reported_figures(m)["readable_share"], m.readable_share())
-    assert not np.array_equal(reported_figures(m)["readable_share"], before)
-    m.users[0].vendor = (m.users[0].vendor + 1) % len(m.vendor_list)
-    np.testing.assert_array_equal(reported_figures(m)["installed_share"], m.installed_share())
+    # Mesa's DataCollector reads the same record
+    dc = m.datacollector.get_model_vars_dataframe().iloc[-1]
+    assert dc["privacy_exposure"] == m.table().iloc[-1]["privacy_exposure"]
+    assert dc["bans"] == m.summary()["bans"]
 
 
 def test_choosers_and_movers_in_blocks_give_the_same_run(monkeypatch):
-    import privmarket.sim.model as model_mod
-
     kw = dict(n_users=3_000, rng=8, **{"countries.*.appetite": 0.9, "demand_rate": 1.0})
     whole = MarketModel(**kw).run(12)
-    monkeypatch.setattr(model_mod, "CHOICE_BLOCK", 97)
+    monkeypatch.setattr(users_mod, "CHOICE_BLOCK", 97)
     monkeypatch.setattr(users_mod, "MOVE_BLOCK", 13)
     blocked = MarketModel(**kw).run(12)
     np.testing.assert_array_equal(blocked.population.vendor, whole.population.vendor)

@@ -116,7 +116,7 @@ def test_forced_switch_when_a_vendor_is_banned():
         v = int(m.installed[:, big].sum(axis=1).argmax())
         stranded = int(m.installed[v, big].sum())
         assert stranded > 0
-        m.ban(v, big)
+        m.vendor_list[v].banned_in(big)
         m.step()
         assert m.installed[v, big].sum() == 0, cls.__name__
         # every stranded user bought a device this quarter, on another vendor
@@ -171,8 +171,8 @@ def test_headline_outcomes_agree_over_24_seeds(vectorised_runs):
 class HalfContactWeight(QuarterFigures):
     """A wrong rule: the contacts term with half its weight."""
 
-    def __init__(self, model: MarketModel) -> None:
-        super().__init__(model)
+    def __init__(self, offer, params) -> None:
+        super().__init__(offer, params)
         self.b_contacts *= 0.5
 
 

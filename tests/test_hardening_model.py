@@ -13,11 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from privmarket.agents.users import NO_VENDOR
-from privmarket.agents.vendor import ACTIVE
+from privmarket.agents.user_market import NO_VENDOR
 from privmarket.sim.model import MarketModel
 from privmarket.sim.params import ParameterError, Params
 from privmarket.sim.scenarios import get_scenario, list_scenarios
+from privmarket.sim.vocabulary import Presence
 
 SCALARS = {r["name"]: r for r in Params.describe()}
 FLOAT_FIELDS = [
@@ -56,13 +56,13 @@ def check_invariants(m: MarketModel) -> None:
         assert math.isclose(float(shares.sum()), 1.0, rel_tol=1e-9)
     for v in m.vendor_list:
         assert np.isfinite(v.cash) and np.isfinite(v.profit) and np.isfinite(v.trust)
-        assert 0.0 <= v.trust <= 1.0 and 0.0 <= v.q <= 1.0
+        assert 0.0 <= v.trust <= 1.0 and 0.0 <= v.ecosystem <= 1.0
         if v.alive:
             on_v = pop.vendor == v.index
-            assert (v.presence[pop.country[on_v]] == ACTIVE).all()
+            assert (v.presence[pop.country[on_v]] == Presence.ACTIVE).all()
     assert 0.0 <= m.exposure() <= 1.0
     assert np.isfinite(m.welfare)
-    row = m.table().iloc[-1].drop(["label"])
+    row = m.table().iloc[-1].drop(["label", "date"])
     values = np.array([float(x) for x in row.to_numpy()])
     assert np.isfinite(values).all()
 

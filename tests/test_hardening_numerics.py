@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from privmarket.agents.users import NO_VENDOR
+from privmarket.agents.user_market import NO_VENDOR
 from privmarket.sim.model import MarketModel
 from privmarket.sim.params import ParameterError, Params
 from tests.test_hardening_model import accepted_overrides, check_invariants

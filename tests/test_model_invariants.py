@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from privmarket.agents.users import NO_VENDOR
-from privmarket.agents.vendor import ACTIVE
+from privmarket.agents.user_market import NO_VENDOR
 from privmarket.sim.model import MarketModel
+from privmarket.sim.vocabulary import Presence
 
 
 def test_same_seed_same_tables_different_seed_differs():
@@ -49,7 +49,7 @@ def test_invariants_every_quarter(seed):
         # nobody sits on a vendor banned or gone from their country
         for v in m.vendor_list:
             on_v = pop.vendor == v.index
-            assert (v.presence[pop.country[on_v]] == ACTIVE).all() or not v.alive
+            assert (v.presence[pop.country[on_v]] == Presence.ACTIVE).all() or not v.alive
         assert (pop.vendor != NO_VENDOR).all()
         # cash changes by exactly profit (for vendors still in business)
         for v in m.vendor_list:
@@ -66,7 +66,7 @@ def test_invariants_every_quarter(seed):
         assert 0.0 <= m.exposure() <= 1.0
         # nothing negative, nothing NaN
         table_row = m.datacollector.get_model_vars_dataframe().iloc[-1]
-        numeric = pd.to_numeric(table_row.drop("label"), errors="coerce")
+        numeric = pd.to_numeric(table_row.drop(["label"]), errors="coerce")
         assert np.isfinite(numeric.astype(float)).all()
     assert saw_access, "the harsh world should see some access granted"
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from privmarket.agents.vendor import ACTIVE
 from privmarket.experiments.calibrate import fit_error, load_observed, simulated_shares
 from privmarket.sim.model import MarketModel
 from privmarket.sim.scenarios import get_scenario, list_scenarios
+from privmarket.sim.vocabulary import Presence
 
 SEEDS = range(5)
 REQUIRED_FRACTION = 0.8
@@ -44,7 +44,11 @@ def test_every_scenario_has_a_note_sources_and_patterns():
 def test_pakistan_2015_no_access_no_ban():
     def pattern(m):
         v = case_vendor(m)
-        return not v.access[0].any() and v.presence[0] == ACTIVE and m.government_list[0].bans == 0
+        return (
+            not v.access[0].any()
+            and v.presence[0] == Presence.ACTIVE
+            and m.government_list[0].bans_imposed == 0
+        )
 
     assert holds("pakistan-2015", pattern) >= REQUIRED_FRACTION
 
@@ -52,7 +56,11 @@ def test_pakistan_2015_no_access_no_ban():
 def test_uae_2010_settled_without_ban():
     def pattern(m):
         g = m.government_list[0]
-        return case_vendor(m).presence[0] == ACTIVE and g.bans == 0 and g.deals + g.backdowns == 1
+        return (
+            case_vendor(m).presence[0] == Presence.ACTIVE
+            and g.bans_imposed == 0
+            and g.deals_accepted + g.demands_dropped == 1
+        )
 
     assert holds("uae-2010", pattern) >= REQUIRED_FRACTION
 
@@ -60,7 +68,7 @@ def test_uae_2010_settled_without_ban():
 def test_saudi_2010_consumer_tier_opened_vendor_stays():
     def pattern(m):
         v = case_vendor(m)
-        return v.access[0, 0] and v.presence[0] == ACTIVE
+        return v.access[0, 0] and v.presence[0] == Presence.ACTIVE
 
     assert holds("saudi-2010", pattern) >= REQUIRED_FRACTION
 
@@ -74,7 +82,7 @@ def test_india_consumer_intercepted_enterprise_not():
             and not v.access[0, 1]
             and readable[0] > 0
             and readable[1] == 0
-            and v.presence[0] == ACTIVE
+            and v.presence[0] == Presence.ACTIVE
         )
 
     assert holds("india-2010-2013", pattern) >= REQUIRED_FRACTION
@@ -84,7 +92,12 @@ def test_us_2016_refusal_dropped_trust_kept():
     def pattern(m):
         v = case_vendor(m)
         g = m.government_list[0]
-        return v.refused == 1 and g.backdowns == 1 and g.bans == 0 and v.trust >= v.stance
+        return (
+            v.refused == 1
+            and g.demands_dropped == 1
+            and g.bans_imposed == 0
+            and v.trust >= v.stance
+        )
 
     assert holds("us-2016", pattern) >= REQUIRED_FRACTION
 
@@ -93,7 +106,7 @@ def test_uk_2025_feature_withdrawn_no_access_vendor_stays():
     def pattern(m):
         v = case_vendor(m)
         return (
-            v.presence[0] == ACTIVE
+            v.presence[0] == Presence.ACTIVE
             and v.withdrawn == 1
             and v.local_stance[0] < v.stance
             and v.local_stance[1] == v.stance  # withdrawn in the UK only

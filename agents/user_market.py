@@ -256,7 +256,7 @@ class UserPopulation:
     def installed_counts(self, n_vendors: int, n_countries: int) -> np.ndarray:
         """Users by (vendor, country, segment), as an int64 array; users with no vendor
         are not counted."""
-        return tally(self.vendor, self.country, self.segment, n_vendors, n_countries)
+        return count_by_cell(self.vendor, self.country, self.segment, n_vendors, n_countries)
 
     def privacy_totals(self, n_vendors: int) -> np.ndarray:
         """Sum of privacy sensitivity of each vendor's users (float64, one per vendor)."""
@@ -279,7 +279,7 @@ def _histogram(their_vendor: np.ndarray, counts: np.ndarray, n_vendors: int) -> 
     return np.bincount(key, minlength=n * width).reshape(n, width)[:, 1:]
 
 
-def tally(
+def count_by_cell(
     vendor: np.ndarray,
     country: np.ndarray,
     segment: np.ndarray,
@@ -566,9 +566,9 @@ class UserMarket:
             self._privacy_sum += _by_vendor(new, z, n_v)
         finite = np.isfinite(logsum)
         welfare = float(logsum[finite].mean()) if finite.any() else 0.0
-        sales = tally(choice, c, s, n_v, n_c)
+        sales = count_by_cell(choice, c, s, n_v, n_c)
         # Only the choosers' vendors changed: move the counts by theirs.
-        self.installed = self.installed - tally(cur, c, s, n_v, n_c) + sales
+        self.installed = self.installed - count_by_cell(cur, c, s, n_v, n_c) + sales
         return QuarterChoices(len(rows), sales, welfare)
 
     def _due_rows(self, n: int, hazard: float) -> np.ndarray:

@@ -1,0 +1,100 @@
+"""A newcomer adds a sixth kind of answer without touching the model (docs/architecture.md).
+
+The answer here is "delay": the vendor asks for more time, which moves the
+demand's deadline one quarter on; nothing else changes. It is registered with
+``register_answer``, given by a decision rule registered with
+``register_strategy``, and used in a real run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from privmarket.agents.answers import (
+    ANSWERS,
+    AnswerEffect,
+    AnswerType,
+    feasible_answers,
+    register_answer,
+    unregister_answer,
+)
+from privmarket.agents.strategies import STRATEGIES, Strategy, register_strategy
+from privmarket.sim.model import MarketModel
+from privmarket.sim.params import ScriptedDemand
+from privmarket.sim.vocabulary import STRATEGY_NAMES, Answer, Presence
+
+from .conftest import small_world
+
+
+def _delay(vendor, demand, params) -> AnswerEffect:
+    demand.deadline += 1  # one more quarter before the government decides
+    return AnswerEffect()
+
+
+class Staller(Strategy):
+    """Always asks for more time."""
+
+    name = "test_staller"
+
+    def choose(self, vendor, demand, market):
+        return "delay"
+
+
+@pytest.fixture
+def delay_answer() -> Iterator[None]:
+    register_answer(AnswerType("delay", needs_reading=False, apply=_delay))
+    register_strategy(Staller)
+    yield
+    unregister_answer("delay")
+    STRATEGIES.pop(Staller.name)
+    STRATEGY_NAMES.discard(Staller.name)
+
+
+def refusal_world(strategy: str):
+    # A small vendor a harsh government bans when the deadline comes.
+    return small_world(
+        vendors=[
+            dict(name="Big", initial_share=0.9, stance=0.3),
+            dict(name="Target", initial_share=0.1, stance=0.95, strategy=strategy),
+        ],
+        countries=[dict(name="Home", appetite=1.0, ban_tolerance=0.0), dict(name="Away")],
+        scripted_demands=[
+            ScriptedDemand(quarter=1, country=0, vendor="Target", severity=1.0, deadline=1)
+        ],
+        quarters=6,
+    )
+
+
+def test_a_sixth_answer_is_registered_and_used_in_a_run(delay_answer) -> None:
+    assert "delay" in ANSWERS and "delay" in feasible_answers(1.0)
+    m = MarketModel(refusal_world(Staller.name), rng=1).run()
+    events = m.event_frame()
+    answer = events.query("event == 'answer'").iloc[0]
+    assert answer["answer"] == "delay" and answer["quarter"] == 1
+    assert answer["sentence"] == "Target answers Home: delay."
+    target = m.vendor_list[1]
+    assert target.answers_given == {"delay": 1}
+    # the ban comes a quarter later than it would for a refusal
+    ban = events.query("event == 'ban'").iloc[0]
+    assert ban["quarter"] == 3
+    assert target.presence[0] == Presence.BANNED
+
+    refused = MarketModel(refusal_world("principled"), rng=1).run()
+    first = refused.event_frame().query("event in ['answer', 'ban']")
+    assert first.iloc[0]["answer"] == Answer.REFUSE
+    assert first.iloc[1]["quarter"] == 2
+
+
+def test_the_built_in_answers_cannot_be_removed_and_extras_go(delay_answer) -> None:
+    with pytest.raises(ValueError, match="built-in"):
+        unregister_answer("refuse")
+    unregister_answer("delay")
+    assert "delay" not in ANSWERS
+    register_answer(AnswerType("delay", needs_reading=False, apply=_delay))
+
+
+def test_an_answer_that_needs_reading_is_not_open_to_a_vendor_that_cannot_read() -> None:
+    assert Answer.COMPLY not in feasible_answers(1.0)
+    assert Answer.COMPLY in feasible_answers(0.99)

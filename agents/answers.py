@@ -2,7 +2,7 @@
 
 A vendor's decision rule picks an answer by name; the model looks the name up
 here and applies its effect (``MarketModel.step``, step 2). The five answers of
-DESIGN.md are registered below. A new kind of answer is one
+the model (docs/ODD.md, section 7.2) are registered below. A new kind of answer is one
 :func:`register_answer` call: a name, whether giving it needs the vendor to be
 able to read its users' traffic, and a function that changes the vendor and
 the demand and says what changed (:class:`AnswerEffect`). See
@@ -97,7 +97,7 @@ def _refuse(vendor: Vendor, demand: Demand, params: Params) -> AnswerEffect:
 
 def _withdraw(vendor: Vendor, demand: Demand, params: Params) -> AnswerEffect:
     # Lower the stance in that country only: no back door, one feature fewer
-    # (as with encrypted backups in the United Kingdom in 2025, CASES.md row 14).
+    # (as with encrypted backups in the United Kingdom in 2025, docs/cases.md, case 14).
     return AnswerEffect(local_stance=vendor.withdraw_feature(demand.country, params.withdraw_cut))
 
 

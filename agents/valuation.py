@@ -50,7 +50,7 @@ def cost_of_losing(weighted_share: float, country: CountrySpec, params: Params) 
 
     Users who must switch, weighted toward business and state users (whose
     switching disrupts banks and ministries), times income, less what the
-    government tolerates (DESIGN.md, Government 2; ECIPE 2014 puts the GDP cost
+    government tolerates (docs/ODD.md, section 7.3; ECIPE 2014 puts the GDP cost
     of data-localisation rules at 0.1-1.7 %, see docs/ODD.md).
     """
     return params.ban_cost_weight * weighted_share * country.income * (1 - country.ban_tolerance)
@@ -69,7 +69,7 @@ def negotiable(demand: Demand) -> np.ndarray:
     """Segments a negotiated deal would open: the consumer tier, if it was asked.
 
     Vendors concede consumer tiers and resist enterprise tiers and tiers whose
-    keys the users hold (CASES.md: India 2010-13, Saudi Arabia 2010).
+    keys the users hold (docs/cases.md: India 2010-13, Saudi Arabia 2010).
     """
     granted = np.zeros(3, dtype=bool)
     granted[0] = bool(demand.segments[0])

@@ -34,7 +34,7 @@ class DecisionRule(Protocol):
 class Vendor(mesa.Agent):
     """A phone vendor.
 
-    State follows DESIGN.md: home country, privacy stance ``stance``, ecosystem
+    State follows docs/ODD.md (section 2): home country, privacy stance ``stance``, ecosystem
     strength ``ecosystem``, prices per segment, costs, ``cash``, presence per
     country, global privacy ``trust``, per-country local stance (lowered by
     withdrawing a feature) and, per country and segment, whether it has granted
@@ -235,7 +235,7 @@ class Vendor(mesa.Agent):
         It leaves at once when cash runs out, and after ``loss_quarters`` losing
         quarters in handsets in a row even with cash in the bank: the real secure
         maker stopped making phones in September 2016 with cash still positive
-        (CASES.md).
+        (docs/cases.md).
         """
         if not self.alive:
             return None

@@ -1,4 +1,4 @@
-"""``privmarket bench``: the performance targets of PERFORMANCE.md, measured side by side.
+"""``privmarket bench``: the performance targets, measured side by side.
 
 One invocation runs every case: the vectorised model against the per-object
 Mesa reference (:mod:`experiments.reference`) at 10k and 100k users (and the
@@ -77,7 +77,7 @@ class Plan:
 
 
 def full_plan(repeats: int | None = None) -> Plan:
-    """The cases of PERFORMANCE.md. By default 5 repetitions where the two
+    """The performance cases (docs/performance.md). By default 5 repetitions where the two
     implementations are compared, 3 at 1M users, 2 at 10M and one reference run
     at 1M (about a minute and a GB); ``repeats`` sets them all (at most 2 at 10M)."""
     small = repeats or 5
@@ -326,7 +326,7 @@ def judge(
     plan: Plan,
     records: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """The targets of PERFORMANCE.md against the measured medians.
+    """The performance targets against the measured medians.
 
     Speed-ups are medians of paired ratios when the single runs (``records``)
     are given, and ratios of the medians otherwise.

@@ -198,7 +198,7 @@ class MarketModel(mesa.Model):
 
     # ------------------------------------------------------------------ step
     def step(self) -> None:
-        """One quarter, in the order of DESIGN.md.
+        """One quarter, in the order of docs/ODD.md (section 3).
 
         1. Governments issue demands.  2. Vendors answer new demands.
         3. Governments enforce demands whose deadline has come.

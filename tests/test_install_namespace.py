@@ -9,6 +9,7 @@ ships its own top-level ``agents`` module, and imports both.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -31,6 +32,16 @@ def _run(*cmd: str | Path, cwd: Path | None = None) -> str:
     return done.stdout
 
 
+def _source_copy(dest: Path) -> Path:
+    """The files a wheel is built from, copied (a build writes build/ into its source)."""
+    dest.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(REPO / name, dest / name)
+    for folder in ("privmarket", "agents", "sim", "experiments", "dashboard"):
+        shutil.copytree(REPO / folder, dest / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
 def _wheel(source: Path, out: Path) -> Path:
     _run(sys.executable, "-m", "pip", "wheel", source, "--no-deps", "-q", "-w", out)
     (wheel,) = out.glob("*.whl")
@@ -40,7 +51,8 @@ def _wheel(source: Path, out: Path) -> Path:
 def test_the_wheel_installs_only_privmarket_beside_another_top_level_agents(
     tmp_path: Path,
 ) -> None:
-    ours = _wheel(REPO, tmp_path / "ours")
+    source = _source_copy(tmp_path / "src")
+    ours = _wheel(source, tmp_path / "ours")
     with zipfile.ZipFile(ours) as z:
         top = {name.split("/")[0] for name in z.namelist()}
     assert {t for t in top if not t.endswith(".dist-info")} == {"privmarket"}

@@ -13,7 +13,7 @@ Run ``python -m privmarket.experiments.sweep.compare`` (or ``privmarket sweep-be
    the speed-up, and the per-run overhead (the time not spent inside runs).
 
 Each case is repeated (``--repeat``, default 3) alternating the order, and the
-median of the ratios is reported, as PERFORMANCE.md asks: the machines are
+median of the ratios is reported: the machines are
 shared and noisy.
 """
 

@@ -228,7 +228,7 @@ def test_page_works_with_the_network_unavailable(server, browser):
 def test_step_with_redraw_time_in_the_browser(server, page, record_property):
     """Time from clicking Step to every figure and the quarter being redrawn.
 
-    PERFORMANCE.md's target is 300 ms at the default population (50,000
+    the target was 300 ms at the default population (50,000
     users). The assertion is generous (shared, noisy machines); the measured
     median is printed and recorded in the test report.
     """

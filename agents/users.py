@@ -27,6 +27,7 @@ class UserHost(Protocol):
 
     user_market: UserMarket
     vendor_list: Sequence[Any]
+    government_list: Sequence[Any]
     random: Any
 
 
@@ -56,6 +57,10 @@ class User(mesa.Agent):
         object.__setattr__(self, "model", model)
         object.__setattr__(self, "unique_id", int(uid))
         object.__setattr__(self, "pos", None)
+
+    def __dir__(self) -> list[str]:
+        # The columns are attributes too: tab completion should find them.
+        return sorted({*super().__dir__(), *COLUMNS})
 
     def __getattr__(self, name: str) -> Any:
         if name in COLUMNS:
@@ -130,10 +135,14 @@ class UserCollection:
         return self._model.user_market.population.n if self._rows is None else len(self._rows)
 
     def __getitem__(self, uid: int) -> User:
+        """The user with id ``uid`` (an integer; negative counts from the end)."""
+        if isinstance(uid, bool) or not isinstance(uid, int | np.integer):
+            raise TypeError(f"user ids are integers, not {type(uid).__name__} ({uid!r})")
         n = self._model.user_market.population.n
-        if not 0 <= int(uid) < n:
-            raise IndexError(f"user id {uid} out of range 0..{n - 1}")
-        return User(self._model, int(uid))
+        i = int(uid) + n if uid < 0 else int(uid)
+        if not 0 <= i < n:
+            raise IndexError(f"user id {uid} out of range -{n}..{n - 1}")
+        return User(self._model, i)
 
     def __iter__(self) -> Iterator[User]:
         for uid in self.rows:
@@ -146,6 +155,48 @@ class UserCollection:
         col = getattr(self._model.user_market.population, name)
         return col if self._rows is None else col[self._rows]
 
+    def names(self, column: str) -> tuple[str, ...] | None:
+        """The names the codes of ``column`` stand for (segments, vendors, countries)."""
+        if column == "segment":
+            return SEGMENTS
+        if column == "vendor":
+            return tuple(v.name for v in self._model.vendor_list)
+        if column == "country":
+            return tuple(g.name for g in self._model.government_list)
+        return None
+
+    def code(self, column: str, value: Any) -> Any:
+        """The column value that ``value`` means: a name is turned into its code.
+
+        >>> from privmarket.sim.model import MarketModel
+        >>> MarketModel(n_users=100, rng=1).users.code("segment", "enterprise")
+        1
+        """
+        self.column(column)  # an unknown column is an error
+        names = self.names(column)
+        if isinstance(value, str):
+            if names is None:
+                raise ValueError(f"user attribute {column!r} takes numbers, not {value!r}")
+            if value not in names:
+                raise ValueError(f"unknown {column} {value!r}; allowed: {', '.join(names)}")
+            return names.index(value)
+        if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+            raise TypeError(f"{column}={value!r}: expected a number or a name")
+        if names is not None:
+            low = NO_VENDOR if column == "vendor" else 0
+            if value != int(value) or not low <= value < len(names):
+                raise ValueError(
+                    f"{column}={value!r}: expected a code {low}..{len(names) - 1} "
+                    f"or a name in {', '.join(names)}"
+                )
+        return value
+
+    def _mask(self, equals: dict[str, Any]) -> np.ndarray:
+        mask = np.ones(len(self), dtype=bool)
+        for name, value in equals.items():
+            mask &= self.column(name) == self.code(name, value)
+        return mask
+
     def select(
         self,
         filter_func: Callable[[User], bool] | None = None,
@@ -154,14 +205,12 @@ class UserCollection:
     ) -> UserCollection | AgentSet:
         """Users matching column equalities (fast) and then ``filter_func`` (per view).
 
-        ``users.select(country=2, segment=1)`` stays a column operation and
-        returns a :class:`UserCollection`. With ``filter_func`` the matching rows
-        are turned into views and a ``mesa.AgentSet`` is returned.
+        ``users.select(country="Eastria", segment="enterprise")`` (names or codes)
+        stays a column operation and returns a :class:`UserCollection`. With
+        ``filter_func`` the matching rows are turned into views and a
+        ``mesa.AgentSet`` is returned. An unknown name is an error.
         """
-        mask = np.ones(len(self), dtype=bool)
-        for name, value in equals.items():
-            mask &= self.column(name) == value
-        rows = self.rows[mask]
+        rows = self.rows[self._mask(equals)]
         if filter_func is None:
             if at_most != float("inf"):
                 rows = rows[: int(at_most)]
@@ -175,9 +224,11 @@ class UserCollection:
                 chosen.append(u)
         return AgentSet(chosen, random=self._model.random)
 
-    def agg(self, attribute: str, func: Callable[[np.ndarray], Any]) -> Any:
-        """``func`` applied to the column ``attribute`` (e.g. ``np.mean``)."""
-        return func(self.column(attribute))
+    def agg(self, attribute: str, func: Callable[[np.ndarray], Any], **equals: Any) -> Any:
+        """``func`` applied to the column ``attribute`` (e.g. ``np.mean``), over the users
+        matching ``equals`` (names or codes, as in :meth:`select`)."""
+        col = self.column(attribute)
+        return func(col[self._mask(equals)] if equals else col)
 
     def groupby(self, by: str) -> dict[int, UserCollection]:
         """Users split by the value of column ``by``."""

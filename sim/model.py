@@ -64,6 +64,18 @@ class HorizonReached(RuntimeError):
     """The model was asked to step past its last quarter (``params.quarters``)."""
 
 
+def _seed(rng: Any) -> Any:
+    """A seed Mesa and numpy both take: numpy integers become ints (the stdlib's
+    ``random.Random`` refuses them), and a seed must be a whole number >= 0."""
+    if isinstance(rng, bool):
+        raise ParameterError(f"rng={rng!r}: a seed is a whole number >= 0, not true or false")
+    if isinstance(rng, np.integer):
+        rng = int(rng)
+    if isinstance(rng, int) and rng < 0:
+        raise ParameterError(f"rng={rng}: a seed is a whole number >= 0")
+    return rng
+
+
 def vectorised_users(model: MarketModel) -> UserMarket:
     """The default user side: numpy columns drawn from the model's generator."""
     p = model.params
@@ -128,7 +140,7 @@ class MarketModel(mesa.Model):
             raise ParameterError(
                 f"scenario={scenario!r}: expected a scenario name (see `privmarket scenarios`)"
             )
-        super().__init__(rng=rng)
+        super().__init__(rng=_seed(rng))
         if params is None:
             scenario = scenario or "baseline"
             params = get_scenario(scenario).params
@@ -598,11 +610,18 @@ class MarketModel(mesa.Model):
         """Headline figures of the last quarter run."""
         return self.results.summary()
 
-    def plot(self, kind: str = "overview"):
-        """The standard figure of this run (a matplotlib Figure)."""
+    def plot(self):
+        """The standard figure of this run: shares, cash, trust, demands (by calendar date).
+
+        A ``pyplot`` figure, so ``plt.show()`` shows it and ``fig.savefig`` saves it;
+        servers should call :func:`privmarket.sim.plots.overview` instead, which
+        stays out of ``pyplot``.
+        """
+        import matplotlib.pyplot as plt
+
         from privmarket.sim.plots import overview
 
-        return overview(self.table(), self.event_frame())
+        return overview(self.table(), self.event_frame(), fig=plt.figure(layout="constrained"))
 
 
 # ---------------------------------------------------------------- reporters

@@ -1,12 +1,16 @@
 """Standard figures of one run, drawn from its per-quarter table (matplotlib).
 
-Each function takes the table of :meth:`sim.model.MarketModel.table` (or the
-``quarters.parquet`` a run wrote) and returns a ``matplotlib.figure.Figure``; it
-never calls ``pyplot``, so it is safe in servers and threads.
+Each function takes the table of :meth:`privmarket.sim.model.MarketModel.table`
+(or the ``quarters.parquet`` a run wrote) and returns a ``matplotlib.figure.Figure``.
+They never call ``pyplot`` themselves, so they are safe in servers and threads;
+give them a figure made by ``pyplot`` (``fig=plt.figure()``) to have
+``plt.show()`` show it, as :meth:`MarketModel.plot` does. The x-axis is the
+calendar (the table's ``date`` column).
 """
 
 from __future__ import annotations
 
+import matplotlib.dates as mdates
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -16,58 +20,96 @@ def vendor_names(table: pd.DataFrame) -> list[str]:
     return [c.split(".")[0] for c in table.columns if c.endswith(".installed_share")]
 
 
+# Colour-blind-safe qualitative colours (Okabe & Ito 2008), with a marker each so
+# that lines differ by more than colour.
+COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
 def _x(table: pd.DataFrame) -> pd.Series:
+    """Calendar dates when the table has them (a CSV read back gives text), else quarters."""
+    if "date" in table:
+        return pd.to_datetime(table["date"])
     return table["quarter"]
 
 
+def _style(i: int, n_points: int) -> dict:
+    return dict(
+        color=COLOURS[i % len(COLOURS)],
+        marker=MARKERS[i % len(MARKERS)],
+        markevery=max(1, n_points // 8),
+        markersize=4,
+    )
+
+
+def _finish_x(ax, table: pd.DataFrame) -> None:
+    if "date" in table:
+        locator = mdates.AutoDateLocator()
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    else:
+        ax.set_xlabel("quarter")
+
+
+def _lines(ax, table: pd.DataFrame, figure: str, scale: float = 1.0) -> None:
+    x = _x(table)
+    for i, v in enumerate(vendor_names(table)):
+        ax.plot(x, scale * table[f"{v}.{figure}"], label=v, **_style(i, len(x)))
+    _finish_x(ax, table)
+
+
 def plot_shares(ax, table: pd.DataFrame, figure: str = "installed_share") -> None:
-    for v in vendor_names(table):
-        ax.plot(_x(table), 100 * table[f"{v}.{figure}"], label=v)
+    _lines(ax, table, figure, 100)
     ax.set_ylabel("installed share (%)" if figure == "installed_share" else "sales share (%)")
-    ax.set_xlabel("quarter")
     ax.set_ylim(0, 100)
     ax.legend(fontsize="small", loc="best")
 
 
 def plot_cash(ax, table: pd.DataFrame) -> None:
-    for v in vendor_names(table):
-        ax.plot(_x(table), table[f"{v}.cash"] / 1000, label=v)
+    _lines(ax, table, "cash", 1 / 1000)
     ax.axhline(0, color="0.6", lw=0.8)
     ax.set_ylabel("cash (US$ bn)")
-    ax.set_xlabel("quarter")
 
 
 def plot_trust(ax, table: pd.DataFrame) -> None:
-    for v in vendor_names(table):
-        ax.plot(_x(table), table[f"{v}.trust"], label=v)
+    _lines(ax, table, "trust")
     ax.set_ylim(0, 1.02)
     ax.set_ylabel("privacy trust T")
-    ax.set_xlabel("quarter")
 
 
 def plot_demands(ax, table: pd.DataFrame) -> None:
-    for col, label in [
-        ("demands", "demands"),
-        ("bans", "bans"),
-        ("backdowns", "back-downs"),
-        ("deals", "partial deals"),
-        ("country_exits", "country exits"),
-    ]:
-        ax.step(_x(table), table[col], where="post", label=label)
+    x = _x(table)
+    for i, (col, label) in enumerate(
+        [
+            ("demands", "demands"),
+            ("bans", "bans"),
+            ("backdowns", "back-downs"),
+            ("deals", "partial deals"),
+            ("country_exits", "country exits"),
+        ]
+    ):
+        ax.step(x, table[col], where="post", label=label, **_style(i, len(x)))
     ax.set_ylabel("cumulative count")
-    ax.set_xlabel("quarter")
+    _finish_x(ax, table)
     ax.legend(fontsize="small", loc="upper left")
 
 
 def plot_exposure(ax, table: pd.DataFrame) -> None:
-    ax.plot(_x(table), 100 * table["privacy_exposure"], color="crimson")
+    ax.plot(_x(table), 100 * table["privacy_exposure"], color=COLOURS[5])
     ax.set_ylabel("users readable by own govt (%)")
-    ax.set_xlabel("quarter")
+    _finish_x(ax, table)
     ax.set_ylim(0, max(5.0, 110 * float(table["privacy_exposure"].max())))
 
 
-def shares_figure(table: pd.DataFrame) -> Figure:
-    fig = Figure(figsize=(9, 3.6), layout="constrained")
+def _figure(fig: Figure | None, size: tuple[float, float]) -> Figure:
+    if fig is None:
+        return Figure(figsize=size, layout="constrained")
+    fig.set_size_inches(*size)
+    return fig
+
+
+def shares_figure(table: pd.DataFrame, fig: Figure | None = None) -> Figure:
+    fig = _figure(fig, (9, 3.6))
     a, b = fig.subplots(1, 2)
     plot_shares(a, table, "installed_share")
     a.set_title("Installed base")
@@ -76,8 +118,8 @@ def shares_figure(table: pd.DataFrame) -> Figure:
     return fig
 
 
-def cash_trust_figure(table: pd.DataFrame) -> Figure:
-    fig = Figure(figsize=(9, 3.6), layout="constrained")
+def cash_trust_figure(table: pd.DataFrame, fig: Figure | None = None) -> Figure:
+    fig = _figure(fig, (9, 3.6))
     a, b = fig.subplots(1, 2)
     plot_cash(a, table)
     a.set_title("Cash")
@@ -87,8 +129,8 @@ def cash_trust_figure(table: pd.DataFrame) -> Figure:
     return fig
 
 
-def demands_figure(table: pd.DataFrame) -> Figure:
-    fig = Figure(figsize=(9, 3.6), layout="constrained")
+def demands_figure(table: pd.DataFrame, fig: Figure | None = None) -> Figure:
+    fig = _figure(fig, (9, 3.6))
     a, b = fig.subplots(1, 2)
     plot_demands(a, table)
     a.set_title("Demands and enforcement")
@@ -97,9 +139,11 @@ def demands_figure(table: pd.DataFrame) -> Figure:
     return fig
 
 
-def overview(table: pd.DataFrame, events: pd.DataFrame | None = None) -> Figure:
+def overview(
+    table: pd.DataFrame, events: pd.DataFrame | None = None, fig: Figure | None = None
+) -> Figure:
     """Four panels: shares, cash, trust, demands and bans."""
-    fig = Figure(figsize=(10, 7), layout="constrained")
+    fig = _figure(fig, (10, 7))
     (a, b), (c, d) = fig.subplots(2, 2)
     plot_shares(a, table)
     a.set_title("Installed share")

@@ -40,12 +40,17 @@ class AnswerEffect:
 
 @dataclass(frozen=True)
 class AnswerType:
-    """One kind of answer: its name, whether it needs access to users' traffic, its effect."""
+    """One kind of answer: its name, when it can be given, and its effect."""
 
     name: str
-    #: A vendor that cannot read its users' traffic (stance 1) cannot give it.
+    #: A vendor that cannot read its users' traffic at all (stance 1) cannot give it.
     needs_reading: bool
     apply: Callable[[Vendor, Demand, Params], AnswerEffect]
+    #: Whether the vendor can take it back later; an adaptive rule does not try an
+    #: irreversible answer just to learn what it is worth.
+    reversible: bool = True
+    #: Whether it can be given to this demand at all (None: always).
+    applies: Callable[[Vendor, Demand], bool] | None = None
 
 
 #: Every kind of answer, by name, in the order decision rules consider them.
@@ -65,14 +70,25 @@ def unregister_answer(name: str) -> None:
     ANSWERS.pop(name, None)
 
 
-def feasible_answers(stance: float) -> tuple[str, ...]:
-    """Answers open to a vendor of this stance: one that cannot read its users'
-    traffic (stance 1) can only give answers that need no access to it."""
-    return tuple(a.name for a in ANSWERS.values() if stance < 1.0 or not a.needs_reading)
+def feasible_answers(vendor: Vendor, demand: Demand) -> tuple[str, ...]:
+    """Answers open to ``vendor`` for ``demand``: one that cannot read its users'
+    traffic at all (stance 1) can only give answers that need no access to it, and
+    a deal needs a tier it can read."""
+    return tuple(
+        a.name
+        for a in ANSWERS.values()
+        if (vendor.stance < 1.0 or not a.needs_reading)
+        and (a.applies is None or a.applies(vendor, demand))
+    )
+
+
+def is_reversible(answer: str) -> bool:
+    return ANSWERS[answer].reversible
 
 
 # ------------------------------------------------------------ the five answers
 def _comply(vendor: Vendor, demand: Demand, params: Params) -> AnswerEffect:
+    # Every tier asked is opened; a tier it cannot read means building access.
     opened = vendor.grant(demand.country, demand.segments.copy(), demand.severity, 1.0, params)
     demand.granted = demand.granted | demand.segments
     return AnswerEffect(settles=Outcome.COMPLIED, opened=opened)
@@ -81,9 +97,7 @@ def _comply(vendor: Vendor, demand: Demand, params: Params) -> AnswerEffect:
 def _negotiate(vendor: Vendor, demand: Demand, params: Params) -> AnswerEffect:
     # A deal opens part of what was asked and is disclosed as such, so it costs
     # less trust than compliance; the government weighs the rest at its deadline.
-    granted = negotiable(demand)
-    if not granted.any():
-        return AnswerEffect()
+    granted = negotiable(demand, vendor.readable)
     weight = params.negotiation_trust_weight
     opened = vendor.grant(demand.country, granted, demand.severity, weight, params)
     demand.granted = demand.granted | granted
@@ -109,9 +123,14 @@ def _exit(vendor: Vendor, demand: Demand, params: Params) -> AnswerEffect:
 
 for _answer in (
     AnswerType(Answer.COMPLY, needs_reading=True, apply=_comply),
-    AnswerType(Answer.NEGOTIATE, needs_reading=True, apply=_negotiate),
+    AnswerType(
+        Answer.NEGOTIATE,
+        needs_reading=True,
+        apply=_negotiate,
+        applies=lambda vendor, demand: bool(negotiable(demand, vendor.readable).any()),
+    ),
     AnswerType(Answer.REFUSE, needs_reading=False, apply=_refuse),
     AnswerType(Answer.WITHDRAW, needs_reading=False, apply=_withdraw),
-    AnswerType(Answer.EXIT, needs_reading=False, apply=_exit),
+    AnswerType(Answer.EXIT, needs_reading=False, apply=_exit, reversible=False),
 ):
     register_answer(_answer)

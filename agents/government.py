@@ -19,7 +19,12 @@ from dataclasses import dataclass
 import mesa
 import numpy as np
 
-from privmarket.agents.valuation import cost_of_losing, gain_from_access
+from privmarket.agents.valuation import (
+    ban_probability,
+    cost_of_losing,
+    gain_from_access,
+    lift_probability,
+)
 from privmarket.sim.market_view import MarketView, VendorView
 from privmarket.sim.params import CountrySpec, ScriptedDemand
 from privmarket.sim.vocabulary import N_SEGMENTS, Demand, Outcome, severity_band
@@ -39,7 +44,7 @@ class DemandDraft:
 
 @dataclass(frozen=True)
 class Verdict:
-    """What a government decides when a demand's deadline comes.
+    """What a government decides when a demand's deadline comes (or when it reviews a ban).
 
     ``outcome`` is BANNED, DEAL or DROPPED, with the gain and cost it weighed; or
     EXITED when the vendor is no longer there to enforce against (settled with no
@@ -60,7 +65,7 @@ class Government(mesa.Agent):
         Index of its country.
     appetite, rule_of_law, ban_tolerance, income : float
         From :class:`privmarket.sim.params.CountrySpec`.
-    demands_made, bans_imposed, demands_dropped, deals_accepted : int
+    demands_made, bans_imposed, demands_dropped, deals_accepted, lifted_bans : int
         Running totals.
     """
 
@@ -79,6 +84,7 @@ class Government(mesa.Agent):
         self.bans_imposed = 0
         self.demands_dropped = 0
         self.deals_accepted = 0
+        self.lifted_bans = 0
 
     # --- 1. demands -------------------------------------------------------
     def propose_demands(
@@ -159,12 +165,29 @@ class Government(mesa.Agent):
         gain = gain_from_access(
             self.appetite, demand, vendor.local_stance[self.country], market.params
         )
-        cost = cost_of_losing(market.weighted_share(demand.vendor, self.country), self.spec, p)
-        if gain > cost:
+        # A ban blocks the service the demand was about: its cost is the disruption
+        # to that service's users (weighted toward business and state users).
+        share = market.weighted_share(demand.vendor, self.country, demand.segments)
+        cost = cost_of_losing(share, self.spec, p)
+        # A logit on gain against cost (a sharp threshold at temperature 0, when no
+        # draw is made, so the random stream is the same as a rule's).
+        chance = ban_probability(gain, cost, p)
+        banned = chance >= 1.0 if p.decision_temperature <= 0 else market.rng.random() < chance
+        if banned:
             return Verdict(Outcome.BANNED, gain, cost)
         if demand.granted.any():
             return Verdict(Outcome.DEAL, gain, cost)
         return Verdict(Outcome.DROPPED, gain, cost)
+
+    def lifts_ban(self, gain: float, cost: float, market: MarketView) -> bool:
+        """Whether this quarter's review lifts a ban it imposed weighing ``gain`` against
+        ``cost`` (no draw is made when bans are never reviewed)."""
+        if market.params.ban_review_rate <= 0:
+            return False
+        lifted = market.rng.random() < lift_probability(gain, cost, market.params)
+        if lifted:
+            self.lifted_bans += 1
+        return lifted
 
     def settled(self, demand: Demand, outcome: Outcome, quarter: int, cooldown: int) -> None:
         """Remember a demand this government settled, and wait before asking again."""

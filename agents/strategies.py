@@ -27,8 +27,15 @@ from typing import ClassVar
 
 import numpy as np
 
-from privmarket.agents.answers import feasible_answers
-from privmarket.agents.valuation import cost_of_losing, gain_from_access, negotiable, trust_loss
+from privmarket.agents.answers import feasible_answers, is_reversible
+from privmarket.agents.valuation import (
+    ban_probability,
+    cost_of_losing,
+    gain_from_access,
+    legal_exposure,
+    negotiable,
+    trust_cost,
+)
 from privmarket.agents.vendor import Vendor
 from privmarket.sim.market_view import MarketView
 from privmarket.sim.vocabulary import STRATEGY_NAMES, Answer, Demand, Outcome, StrategyName
@@ -52,7 +59,7 @@ def _stakes(vendor: Vendor, demand: Demand, market: MarketView) -> tuple[float, 
     p = market.params
     c = demand.country
     gain = gain_from_access(p.countries[c].appetite, demand, vendor.local_stance[c], p)
-    share = market.weighted_share(vendor.index, c)
+    share = market.weighted_share(vendor.index, c, demand.segments)
     return gain, cost_of_losing(share, p.countries[c], p)
 
 
@@ -81,7 +88,7 @@ class Principled(Strategy):
     name = StrategyName.PRINCIPLED
 
     def choose(self, vendor: Vendor, demand: Demand, market: MarketView) -> str:
-        ok = feasible_answers(vendor.stance)
+        ok = feasible_answers(vendor, demand)
         if vendor.stance >= vendor.spec.threshold or Answer.COMPLY not in ok:
             gain, cost = _stakes(vendor, demand, market)
             c = demand.country
@@ -95,21 +102,26 @@ class Principled(Strategy):
                 return Answer.WITHDRAW
             return Answer.REFUSE
         if vendor.stance >= vendor.spec.threshold / 2:
-            return Answer.NEGOTIATE
+            return Answer.NEGOTIATE if Answer.NEGOTIATE in ok else Answer.REFUSE
         return Answer.COMPLY
 
 
 class ExpectedValue(Strategy):
-    """Take the answer with the highest expected value over the next ``ev_horizon`` quarters.
+    """Weigh each answer's expected value over the next ``ev_horizon`` quarters, and choose
+    by a logit over those values.
 
     value(answer) = - P(ban | answer) * local value
-                    - trust cost(answer) * privacy stake
+                    - trust it costs * privacy stake
+                    - legal exposure (refusing a lawful order)
                     (+ the answer's own certain losses: exit loses the local value,
                     withdrawing loses the local privacy-minded users).
 
-    The vendor knows the government's rule (complete information): the chance of
-    a ban is a logistic in the margin between the government's gain and its cost,
-    of width ``ev_ban_uncertainty``, so that near the threshold the vendor hedges.
+    The vendor knows the government's rule: the chance of a ban is the
+    government's own (:func:`privmarket.agents.valuation.ban_probability`).
+    Money is valued from expected figures before the first quarter and from last
+    quarter's after. The choice is a logit over the values relative to what is
+    at stake, with the shared ``decision_temperature``: at 0 the best value
+    always wins (ties go to refuse, negotiate, withdraw, comply, exit).
     """
 
     name = StrategyName.EXPECTED_VALUE
@@ -117,49 +129,77 @@ class ExpectedValue(Strategy):
     def values(self, vendor: Vendor, demand: Demand, market: MarketView) -> dict[str, float]:
         p = market.params
         c = demand.country
+        country = p.countries[c]
         local = vendor.local_value(c, market) * p.ev_horizon
         stake = vendor.privacy_stake(market) * p.ev_horizon
         full, cost = _stakes(vendor, demand, market)
 
         def p_ban(gain: float) -> float:
-            return 1.0 / (1.0 + math.exp(-(gain - cost) / p.ev_ban_uncertainty))
+            return ban_probability(gain, cost, p)
 
-        granted = negotiable(demand)
-        w = np.asarray(p.segment_weights)
-        asked = float(w[demand.segments].sum()) or 1.0
-        frac = float(w[granted].sum()) / asked
-        gain_neg = _gain_if(vendor, demand, market, granted=granted)
-        gain_wd = _gain_if(
-            vendor, demand, market, local_stance=vendor.local_stance[c] * (1 - p.withdraw_cut)
-        )
-        loss = trust_loss(demand.severity, p)
-        values = {
-            Answer.COMPLY: -loss * stake,
-            Answer.NEGOTIATE: -loss * frac * p.negotiation_trust_weight * stake
-            - p_ban(gain_neg) * local,
-            Answer.REFUSE: p.trust_gain_refuse * stake - p_ban(full) * local,
-            Answer.WITHDRAW: -p_ban(gain_wd) * local
+        new = demand.segments & ~vendor.access[c]
+        sev = demand.severity
+        values: dict[str, float] = {
+            Answer.COMPLY: -trust_cost(new, vendor.readable, sev, 1.0, p) * stake,
+            Answer.REFUSE: p.trust_gain_refuse * stake
+            - p_ban(full) * local
+            - legal_exposure(country.rule_of_law, sev, local, p),
+            Answer.WITHDRAW: -p_ban(
+                _gain_if(
+                    vendor,
+                    demand,
+                    market,
+                    local_stance=vendor.local_stance[c] * (1 - p.withdraw_cut),
+                )
+            )
+            * local
             - local * market.privacy_dependence(vendor.index) * p.withdraw_cut,
             Answer.EXIT: p.trust_gain_refuse * stake - local,
         }
-        ok = feasible_answers(vendor.stance)
+        granted = negotiable(demand, vendor.readable)
+        if granted.any():
+            weight = p.negotiation_trust_weight
+            values[Answer.NEGOTIATE] = (
+                -trust_cost(granted & ~vendor.access[c], vendor.readable, sev, weight, p) * stake
+                - p_ban(_gain_if(vendor, demand, market, granted=granted)) * local
+            )
+        ok = feasible_answers(vendor, demand)
         return {a: v for a, v in values.items() if a in ok}
 
     def choose(self, vendor: Vendor, demand: Demand, market: MarketView) -> str:
         values = self.values(vendor, demand, market)
         # Ties go to the first in this order: refusing is the default of a vendor
         # that gains nothing by conceding.
-        order = (Answer.REFUSE, Answer.NEGOTIATE, Answer.WITHDRAW, Answer.COMPLY, Answer.EXIT)
-        return max((a for a in order if a in values), key=lambda a: values[a])
+        order = [
+            a
+            for a in (Answer.REFUSE, Answer.NEGOTIATE, Answer.WITHDRAW, Answer.COMPLY, Answer.EXIT)
+            if a in values
+        ]
+        p = market.params
+        t = p.decision_temperature
+        if t <= 0 or len(order) == 1:
+            return max(order, key=lambda a: values[a])
+        # What is at stake sets the scale: a choice is as noisy for a small vendor
+        # weighing millions as for a large one weighing billions.
+        scale = max(abs(v) for v in values.values())
+        if scale <= 0:
+            return max(order, key=lambda a: values[a])
+        z = np.array([values[a] for a in order]) / (t * scale)
+        w = np.exp(z - z.max())
+        u = market.rng.random() * w.sum()
+        return order[min(int(np.searchsorted(np.cumsum(w), u, side="right")), len(order) - 1)]
 
 
 class Adaptive(Strategy):
     """Learn the value of each answer from settled demands (epsilon-greedy bandit).
 
     Estimates start at zero; with chance ``exploration`` the vendor tries a random
-    feasible answer, otherwise the best estimate. When a demand settles, the
-    estimate for the answer given moves toward the realised reward by
-    ``learning_rate``. Draws use the model's generator.
+    feasible answer it could take back, otherwise the best estimate. When a
+    demand settles, the estimate for the answer given moves toward the realised
+    reward by ``learning_rate``. An irreversible answer (leaving the country) is
+    never tried to learn what it is worth: it is valued by what the vendor knows
+    it would lose (:class:`ExpectedValue`'s value for it). Draws use the model's
+    generator.
     """
 
     name = StrategyName.ADAPTIVE
@@ -169,15 +209,23 @@ class Adaptive(Strategy):
         self.tries: dict[str, int] = {}
 
     def choose(self, vendor: Vendor, demand: Demand, market: MarketView) -> str:
-        ok = feasible_answers(vendor.stance)
+        ok = feasible_answers(vendor, demand)
+        explorable = [a for a in ok if is_reversible(a)] or list(ok)
         rng = market.rng
         if rng.random() < market.params.exploration:
-            return ok[int(rng.integers(len(ok)))]
+            return explorable[int(rng.integers(len(explorable)))]
         # Untried answers first (optimism), then the best estimate; ties by order.
-        untried = [a for a in ok if self.tries.get(a, 0) == 0]
+        untried = [a for a in explorable if self.tries.get(a, 0) == 0]
         if untried:
             return untried[0]
-        return max(ok, key=lambda a: self.estimates.get(a, 0.0))
+        known = ExpectedValue().values(vendor, demand, market)
+
+        def estimate(a: str) -> float:
+            if is_reversible(a):
+                return self.estimates.get(a, 0.0)
+            return known.get(a, -math.inf)
+
+        return max(ok, key=estimate)
 
     def learn(self, vendor: Vendor, demand: Demand, reward: float, market: MarketView) -> None:
         if demand.answer is None:
@@ -229,7 +277,8 @@ def realised_value(vendor: Vendor, demand: Demand, market: MarketView) -> float:
     if demand.outcome in (Outcome.BANNED, Outcome.EXITED):
         r -= local
     if demand.granted.any():
-        r -= trust_loss(demand.severity, p) * stake * float(demand.granted.mean())
+        weight = 1.0 if demand.answer == Answer.COMPLY else p.negotiation_trust_weight
+        r -= trust_cost(demand.granted, vendor.readable, demand.severity, weight, p) * stake
     if demand.answer in (Answer.REFUSE, Answer.EXIT):
         r += p.trust_gain_refuse * stake
     return r

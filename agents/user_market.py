@@ -46,6 +46,9 @@ COLUMNS: dict[str, np.dtype] = {
     "price_sens": np.dtype(np.float32),
     "vendor": np.dtype(np.int16),
     "device_age": np.dtype(np.int16),
+    # The vendor a ban forced the user off (NO_VENDOR: none): the user may come
+    # back when the ban is lifted.
+    "banned_from": np.dtype(np.int16),
 }
 
 #: Rows per block in :meth:`UserPopulation.contact_shares`.
@@ -54,8 +57,8 @@ ROW_BLOCK = 262_144
 #: Movers per block in :meth:`UserPopulation.move_contacts`.
 MOVE_BLOCK = 65_536
 
-#: Columns the model's installed-user tallies depend on.
-TALLIED = frozenset({"vendor", "country", "segment"})
+#: Columns the user market's counts depend on.
+TALLIED = frozenset({"vendor", "segment"})
 
 
 class UserPopulation:
@@ -68,10 +71,18 @@ class UserPopulation:
     indptr, indices : numpy int32/int64 arrays
         Contacts of user ``i`` are ``indices[indptr[i]:indptr[i+1]]``.
 
-    The model keeps installed-user counts that it updates from each quarter's
-    choices rather than recounting everyone. Writing ``vendor``, ``country`` or
+    block_start : (countries + 1,) int64
+        Users are stored by country: country ``c``'s users are rows
+        ``block_start[c]:block_start[c+1]``.
+    initial, arrivals : int64 arrays
+        Users present in each country at the start, and arriving each quarter
+        (``arrivals[t, c]``); within a block the present come first, then the
+        arrivals in order (see :mod:`privmarket.sim.growth`).
+
+    The user market keeps installed-user counts that it moves with each
+    quarter's choices rather than recounting everyone. Writing ``vendor`` or
     ``segment`` through a :class:`User` view recounts at once; code that writes
-    these columns directly must call ``model._tally()`` afterwards.
+    these columns directly must call ``UserMarket.recount()`` afterwards.
     """
 
     def __init__(self, n: int) -> None:
@@ -79,6 +90,11 @@ class UserPopulation:
         for name, dtype in COLUMNS.items():
             setattr(self, name, np.zeros(self.n, dtype=dtype))
         self.vendor.fill(NO_VENDOR)
+        self.banned_from.fill(NO_VENDOR)
+        self.block_start = np.array([0, self.n], dtype=np.int64)
+        self.initial = np.array([self.n], dtype=np.int64)
+        self.arrivals = np.zeros((1, 1), dtype=np.int64)
+        self.scale = np.ones(1)  # real users per simulated user, by country
         self.indptr = np.zeros(self.n + 1, dtype=np.int64)
         self.indices = np.zeros(0, dtype=np.int32)
         # Kept only while the model tracks contacts (see :meth:`count_contacts`).
@@ -106,7 +122,8 @@ class UserPopulation:
         """Share of each row's contacts on each vendor, as a (len(rows), n_vendors) array.
 
         A gather over the CSR rows plus one ``bincount``: no Python loop over users.
-        Contacts with no vendor count in the denominator, not in any column.
+        Shares are among the contacts who have a vendor: a contact who has not yet
+        arrived in a growing market (or has no vendor available) counts nowhere.
         ``rows`` must be int64 (or intp) user ids.
         """
         out = np.empty((len(rows), n_vendors), dtype=np.float32)
@@ -137,7 +154,7 @@ class UserPopulation:
         their_vendor = np.take(self.vendor, self.indices[pos])
         del pos
         hist = _histogram(their_vendor, counts, n_vendors)
-        np.divide(hist, np.maximum(counts, 1)[:, None], out=out, casting="unsafe")
+        np.divide(hist, np.maximum(hist.sum(axis=1), 1)[:, None], out=out, casting="unsafe")
         return out
 
     # ------------------------------------------------ tracked contact counts
@@ -208,13 +225,14 @@ class UserPopulation:
         counts = self.contact_counts
         if counts is None or counts.shape[1] != n_vendors:
             return self.contact_shares(rows, n_vendors)
-        deg = np.take(self.indptr, rows + 1)
-        deg -= np.take(self.indptr, rows)
-        np.maximum(deg, 1, out=deg)
+        mine = np.take(counts, rows, axis=0)
+        # Among the contacts who have a vendor, as in :meth:`contact_shares`.
+        with_vendor = mine.sum(axis=1, dtype=np.int64)
+        np.maximum(with_vendor, 1, out=with_vendor)
         out = np.empty((len(rows), n_vendors), dtype=np.float32)
         # uint / int64 runs in float64 and is rounded to float32 once, as the gather's
         # int64 / int64 is: identical shares.
-        np.divide(np.take(counts, rows, axis=0), deg[:, None], out=out, casting="unsafe")
+        np.divide(mine, with_vendor[:, None], out=out, casting="unsafe")
         return out
 
     def move_contacts(self, users: np.ndarray, old: np.ndarray, new: np.ndarray) -> None:
@@ -258,13 +276,16 @@ class UserPopulation:
         are not counted."""
         return count_by_cell(self.vendor, self.country, self.segment, n_vendors, n_countries)
 
-    def privacy_totals(self, n_vendors: int) -> np.ndarray:
-        """Sum of privacy sensitivity of each vendor's users (float64, one per vendor)."""
-        vendor, privacy = self.vendor, self.privacy
+    def privacy_totals(self, n_vendors: int, n_countries: int) -> np.ndarray:
+        """Sum of privacy sensitivity of each vendor's users in each country:
+        (vendors, countries) float64."""
+        vendor, privacy, country = self.vendor, self.privacy, self.country
         if vendor.min(initial=0) < 0:
             has = vendor != NO_VENDOR
-            vendor, privacy = vendor[has], privacy[has]
-        return np.bincount(vendor, weights=privacy, minlength=n_vendors)
+            vendor, privacy, country = vendor[has], privacy[has], country[has]
+        key = vendor.astype(np.int64) * n_countries + country
+        totals = np.bincount(key, weights=privacy, minlength=n_vendors * n_countries)
+        return totals.reshape(n_vendors, n_countries)
 
 
 def _histogram(their_vendor: np.ndarray, counts: np.ndarray, n_vendors: int) -> np.ndarray:
@@ -405,12 +426,15 @@ CHOICE_BLOCK = 262_144
 class Offer:
     """What every user sees this quarter: the same for all (a simultaneous update)."""
 
-    available: np.ndarray  # (countries, vendors) bool: where each vendor sells now
+    available: np.ndarray  # (countries, segments, vendors) bool: where, and to whom, it sells
     alive: np.ndarray  # (vendors,) bool: still in the handset market
     ecosystem: np.ndarray  # (vendors,) ecosystem strength q
     price: np.ndarray  # (segments, vendors) device price, US$
     income: np.ndarray  # (countries,) income level: a richer country feels a price less
     perceived: np.ndarray  # (countries, segments, vendors) perceived privacy
+    quarter: int = 0  # the quarter being chosen in (new users arrive at its start)
+    banned: np.ndarray | None = None  # (countries, segments, vendors) bool: blocked there now
+    returned: np.ndarray | None = None  # (countries, vendors) bool: ban lifted this quarter
 
 
 @dataclass(frozen=True)
@@ -431,6 +455,9 @@ class UserSide(Protocol):
 
     n: int
     installed: np.ndarray  # (vendors, countries, segments) int64, current
+
+    @property
+    def present(self) -> np.ndarray: ...
 
     def privacy_totals(self) -> np.ndarray: ...
 
@@ -464,31 +491,39 @@ class UserMarket:
         self.n_vendors = n_vendors
         self.n_countries = n_countries
         self.rng = rng
+        self.block_start = population.block_start
+        # Each country's users present so far are rows block_start[c]:active_end[c].
+        self.active_end = population.block_start[:-1] + population.initial
         self.recount()
 
     @property
     def n(self) -> int:
-        return self.population.n
+        """Users present now (in a growing market, fewer than the store holds)."""
+        return int((self.active_end - self.block_start[:-1]).sum())
+
+    @property
+    def present(self) -> np.ndarray:
+        """Users present in each country now."""
+        return self.active_end - self.block_start[:-1]
+
+    @property
+    def growing(self) -> bool:
+        return bool((self.active_end < self.block_start[1:]).any())
 
     # ------------------------------------------------------------- counts
     def recount(self) -> None:
         """Count users by vendor from the columns, and what the quarter keeps running:
         each user's contacts per vendor (when contacts matter) and the privacy sum
-        per vendor. Call after writing the ``vendor``, ``country`` or ``segment``
-        columns directly (a :class:`~privmarket.agents.users.User` view does)."""
+        per vendor. Call after writing the ``vendor`` or ``segment`` columns
+        directly (a :class:`~privmarket.agents.users.User` view does)."""
         pop = self.population
         self.installed = pop.installed_counts(self.n_vendors, self.n_countries)
-        country = pop.country
-        by_country = bool((country[1:] >= country[:-1]).all())
-        self._country_bounds = (
-            np.searchsorted(country, np.arange(self.n_countries + 1)) if by_country else None
-        )
         if self.params.b_contacts > 0:
             pop.count_contacts(self.n_vendors)
-        self._privacy_sum = pop.privacy_totals(self.n_vendors)
+        self._privacy_sum = pop.privacy_totals(self.n_vendors, self.n_countries)
 
     def privacy_totals(self) -> np.ndarray:
-        """Sum of the privacy sensitivity of each vendor's users.
+        """Sum of the privacy sensitivity of each vendor's users, by country: (vendors, countries).
 
         Kept running (switchers move it) rather than summed over every user each
         quarter; equal to a recount to about 1e-12 relative.
@@ -497,25 +532,37 @@ class UserMarket:
 
     # ------------------------------------------------------------- choice
     def choose(self, offer: Offer) -> QuarterChoices:
-        """Every due or forced user chooses a vendor; returns what they did.
+        """Every due, forced, returning or new user chooses a vendor; returns what they did.
 
         Due: the replacement hazard. Forced: the user's vendor left or was banned
         in the user's country (users of a vendor that failed everywhere switch as
-        their devices come due), or the user has no vendor.
+        their devices come due), or the user has no vendor (new users among them).
+        Returning: users a ban forced off a vendor whose ban was lifted.
         """
         p, pop = self.params, self.population
         n_v, n_c = self.n_vendors, self.n_countries
-        rows = self._due_rows(pop.n, p.hazard)
-        # Forcing is decided per (country, vendor) cell; the last column is for
-        # users with no vendor (index -1). The counts say which cells hold anyone:
-        # most quarters none does, and the per-user lookup is skipped.
-        forced_cv = np.ones((n_c, n_v + 1), dtype=bool)
-        forced_cv[:, :n_v] = offer.alive & ~offer.available & (self.installed.sum(axis=2).T > 0)
-        if forced_cv[:, :n_v].any() or self.installed.sum() < pop.n:
+        arriving = pop.arrivals[offer.quarter] if offer.quarter < len(pop.arrivals) else None
+        if arriving is not None and arriving.any():
+            self.active_end = self.active_end + arriving
+        rows = self._due_rows(p.hazard)
+        # Forcing is decided per (country, segment, vendor) cell; the last column is
+        # for users with no vendor (index -1). The counts say which cells hold
+        # anyone: most quarters none does, and the per-user lookup is skipped.
+        forced = np.ones((n_c, 3, n_v + 1), dtype=bool)
+        held = self.installed.transpose(1, 2, 0) > 0  # (C, 3, V)
+        forced[:, :, :n_v] = offer.alive & ~offer.available & held
+        present = self.active_end - self.block_start[:-1]
+        unvended = self.installed.sum(axis=(0, 2)) < present
+        returning = offer.returned is not None and bool(offer.returned.any())
+        if forced[:, :, :n_v].any() or unvended.any() or returning:
             # Merged through a mask (one byte a user, only in such quarters).
             due = np.zeros(pop.n, dtype=bool)
             due[rows] = True
-            due[self._forced_rows(forced_cv)] = True
+            due[self._forced_rows(forced, unvended, offer.banned)] = True
+            if returning:
+                back = self._returning_rows(offer.returned)
+                due[back] = True
+                pop.banned_from[back] = NO_VENDOR  # they have had their chance
             rows = np.flatnonzero(due)
             del due
         pop.device_age += 1
@@ -531,7 +578,7 @@ class UserMarket:
         cur = np.take(pop.vendor, rows)
         choice = np.empty(len(rows), dtype=np.int16)
         logsum = np.empty(len(rows), dtype=np.float64)
-        avail_cv = offer.available
+        avail_cs = offer.available.reshape(-1, n_v)  # (countries x segments, vendors)
         for lo in range(0, len(rows), CHOICE_BLOCK):
             hi = min(len(rows), lo + CHOICE_BLOCK)
             r, cb, curb = rows[lo:hi], c[lo:hi], cur[lo:hi]
@@ -550,7 +597,7 @@ class UserMarket:
             kept = util[keep, curb[keep]]
             util -= p.switching_cost
             util[keep, curb[keep]] = kept
-            avail = None if avail_cv.all() else np.take(avail_cv, cb, axis=0)
+            avail = None if avail_cs.all() else np.take(avail_cs, cs, axis=0)
             choice[lo:hi], logsum[lo:hi] = gumbel_argmax(util, avail, self.rng)
             del util, avail
         pop.vendor[rows] = choice
@@ -562,8 +609,9 @@ class UserMarket:
             old, new = np.take(cur, moved), np.take(choice, moved)
             pop.move_contacts(np.take(rows, moved), old, new)
             z = np.take(pop.privacy, np.take(rows, moved)).astype(np.float64)
-            self._privacy_sum -= _by_vendor(old, z, n_v)
-            self._privacy_sum += _by_vendor(new, z, n_v)
+            where = np.take(c, moved)
+            self._privacy_sum -= _by_vendor(old, where, z, n_v, n_c)
+            self._privacy_sum += _by_vendor(new, where, z, n_v, n_c)
         finite = np.isfinite(logsum)
         welfare = float(logsum[finite].mean()) if finite.any() else 0.0
         sales = count_by_cell(choice, c, s, n_v, n_c)
@@ -571,58 +619,80 @@ class UserMarket:
         self.installed = self.installed - count_by_cell(cur, c, s, n_v, n_c) + sales
         return QuarterChoices(len(rows), sales, welfare)
 
-    def _due_rows(self, n: int, hazard: float) -> np.ndarray:
-        """Users whose device comes due this quarter, each with chance ``hazard``.
+    def _due_rows(self, hazard: float) -> np.ndarray:
+        """Present users whose device comes due this quarter, each with chance ``hazard``.
 
         Drawn as the gaps between due users (geometric, one draw per due user)
         rather than one uniform per user: fewer draws and no (users,)
         temporaries. Sorted user ids, int64.
         """
+        n = self.n
         if hazard <= 0:
             return np.zeros(0, dtype=np.int64)
         if hazard >= 1:
-            return np.arange(n, dtype=np.int64)
-        parts, start = [], 0
-        while start < n:
-            # Enough gaps to pass n almost always (mean + 4 sd); else draw on.
-            left = (n - start) * hazard
-            gaps = self.rng.geometric(hazard, size=int(left + 4 * left**0.5) + 16)
-            np.minimum(gaps, n + 1, out=gaps)  # a tiny hazard's gaps overflow a sum
-            pos = np.cumsum(gaps)
-            pos += start - 1
-            cut = int(np.searchsorted(pos, n))
-            parts.append(pos[:cut])
-            if cut < len(pos):
-                break
-            start = int(pos[-1]) + 1
-        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+            pos = np.arange(n, dtype=np.int64)
+        else:
+            parts, start = [], 0
+            while start < n:
+                # Enough gaps to pass n almost always (mean + 4 sd); else draw on.
+                left = (n - start) * hazard
+                gaps = self.rng.geometric(hazard, size=int(left + 4 * left**0.5) + 16)
+                np.minimum(gaps, n + 1, out=gaps)  # a tiny hazard's gaps overflow a sum
+                cum = np.cumsum(gaps)
+                cum += start - 1
+                cut = int(np.searchsorted(cum, n))
+                parts.append(cum[:cut])
+                if cut < len(cum):
+                    break
+                start = int(cum[-1]) + 1
+            pos = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        if not self.growing:
+            return pos
+        # Positions count present users only: map them to rows, block by block.
+        present = self.active_end - self.block_start[:-1]
+        first = np.concatenate([[0], np.cumsum(present)])
+        block = np.searchsorted(first, pos, side="right") - 1
+        return self.block_start[block] + (pos - first[block])
 
-    def _forced_rows(self, forced_cv: np.ndarray) -> np.ndarray:
-        """Users whose (country, vendor) cell is forced to choose; the last column
-        of ``forced_cv`` is for users with no vendor (-1 indexes it)."""
+    def _forced_rows(
+        self, forced: np.ndarray, unvended: np.ndarray, banned: np.ndarray | None
+    ) -> np.ndarray:
+        """Present users whose (country, segment, vendor) cell is forced to choose; the
+        last column of ``forced`` is for users with no vendor (-1 indexes it). Users a
+        ban forces off a vendor remember it, to come back when it is lifted."""
         pop = self.population
-        bounds = self._country_bounds
-        if bounds is None:  # users not stored by country (a view moved one)
-            key = pop.country.astype(np.int32)  # < 1000 x 33: int32 is ample
-            key *= forced_cv.shape[1]
-            key += pop.vendor
-            key[pop.vendor < 0] += forced_cv.shape[1]  # -1 -> last column of its row
-            return np.flatnonzero(np.take(forced_cv, key))
+        n_v = forced.shape[2] - 1
+        parts = [np.zeros(0, dtype=np.int64)]
         # Users are stored by country: only the countries with a forced cell (or
         # users with no vendor) are looked at, with no (users,) temporaries.
-        n_v = forced_cv.shape[1] - 1
-        unvended = self.installed.sum(axis=(0, 2)) < np.diff(bounds)
+        for c in np.flatnonzero(forced[:, :, :n_v].any(axis=(1, 2)) | unvended):
+            lo, hi = int(self.block_start[c]), int(self.active_end[c])
+            seg, vendor = pop.segment[lo:hi], pop.vendor[lo:hi]
+            hit = np.flatnonzero(forced[c][seg, vendor]) + lo
+            if banned is not None and banned[c].any():
+                v_hit = np.take(pop.vendor, hit)
+                off = hit[(v_hit >= 0) & banned[c][np.take(pop.segment, hit), v_hit]]
+                pop.banned_from[off] = pop.vendor[off]
+            parts.append(hit)
+        return np.concatenate(parts)
+
+    def _returning_rows(self, returned: np.ndarray) -> np.ndarray:
+        """Users a lifted ban had forced off, in the countries where it was lifted."""
+        pop = self.population
         parts = [np.zeros(0, dtype=np.int64)]
-        for c in np.flatnonzero(forced_cv[:, :n_v].any(axis=1) | unvended):
-            lo, hi = int(bounds[c]), int(bounds[c + 1])
-            hit = np.take(forced_cv[c], pop.vendor[lo:hi])
-            parts.append(np.flatnonzero(hit) + lo)
+        for c, v in zip(*np.nonzero(returned), strict=True):
+            lo, hi = int(self.block_start[c]), int(self.active_end[c])
+            parts.append(np.flatnonzero(pop.banned_from[lo:hi] == v) + lo)
         return np.concatenate(parts)
 
 
-def _by_vendor(vendor: np.ndarray, weights: np.ndarray, n_vendors: int) -> np.ndarray:
-    """Sum of ``weights`` by vendor (vendor -1 skipped)."""
+def _by_vendor(
+    vendor: np.ndarray, country: np.ndarray, weights: np.ndarray, n_vendors: int, n_countries: int
+) -> np.ndarray:
+    """Sum of ``weights`` by (vendor, country) (vendor -1 skipped)."""
     has = vendor >= 0
     if not has.all():
-        vendor, weights = vendor[has], weights[has]
-    return np.bincount(vendor, weights=weights, minlength=n_vendors)
+        vendor, country, weights = vendor[has], country[has], weights[has]
+    key = vendor.astype(np.int64) * n_countries + country
+    totals = np.bincount(key, weights=weights, minlength=n_vendors * n_countries)
+    return totals.reshape(n_vendors, n_countries)

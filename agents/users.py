@@ -68,6 +68,10 @@ class User(mesa.Agent):
         raise AttributeError(name)
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if name == "country":
+            raise AttributeError(
+                "a user's country is fixed: users are stored by country (make a new model)"
+            )
         if name in COLUMNS:
             getattr(self.model.user_market.population, name)[self.unique_id] = value
             if name in TALLIED:

@@ -10,6 +10,8 @@ dimensionless (appetite-weighted shares of users).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from privmarket.sim.params import CountrySpec, Params
@@ -49,11 +51,37 @@ def cost_of_losing(weighted_share: float, country: CountrySpec, params: Params) 
     """A government's domestic cost of banning a vendor with this weighted local share.
 
     Users who must switch, weighted toward business and state users (whose
-    switching disrupts banks and ministries), times income, less what the
-    government tolerates (docs/ODD.md, section 7.3; ECIPE 2014 puts the GDP cost
-    of data-localisation rules at 0.1-1.7 %, see docs/ODD.md).
+    switching disrupts banks and ministries), times income to the power
+    ``ban_cost_income_elasticity``, less what the government tolerates
+    (docs/ODD.md, section 7.3; ECIPE 2014 puts the GDP cost of data-localisation
+    rules at 0.1-1.7 %).
     """
-    return params.ban_cost_weight * weighted_share * country.income * (1 - country.ban_tolerance)
+    income = country.income**params.ban_cost_income_elasticity
+    return params.ban_cost_weight * weighted_share * income * (1 - country.ban_tolerance)
+
+
+def ban_probability(gain: float, cost: float, params: Params) -> float:
+    """The chance a government bans when its gain from access is ``gain`` and the cost
+    of losing the vendor is ``cost``.
+
+    A logit on the difference relative to what is at stake, with the shared
+    ``decision_temperature``: at 0 a sharp threshold (ban exactly when the gain
+    is larger); above 0 the outcome of a close call is uncertain, to the vendor
+    foreseeing it as much as to an observer.
+    """
+    t = params.decision_temperature
+    if t <= 0 or gain + cost <= 0:
+        return 1.0 if gain > cost else 0.0
+    z = (gain - cost) / (t * (gain + cost))
+    return 1.0 / (1.0 + math.exp(-max(-700.0, min(700.0, z))))
+
+
+def lift_probability(gain: float, cost: float, params: Params) -> float:
+    """The chance a ban is lifted in a quarter's review: courts, public cost and deals
+    press the harder the more the ban costs against what it gains."""
+    if params.ban_review_rate <= 0 or gain + cost <= 0:
+        return 0.0
+    return 1.0 - math.exp(-params.ban_review_rate * cost / (gain + cost))
 
 
 def trust_loss(severity: float, params: Params) -> float:
@@ -65,12 +93,45 @@ def trust_loss(severity: float, params: Params) -> float:
     return params.trust_loss_comply * (params.trust_loss_base + params.trust_loss_slope * severity)
 
 
-def negotiable(demand: Demand) -> np.ndarray:
-    """Segments a negotiated deal would open: the consumer tier, if it was asked.
+def trust_cost(
+    opened: np.ndarray, readable: np.ndarray, severity: float, weight: float, params: Params
+) -> float:
+    """Trust lost by opening the tiers ``opened`` for a demand of this severity.
 
-    Vendors concede consumer tiers and resist enterprise tiers and tiers whose
-    keys the users hold (docs/cases.md: India 2010-13, Saudi Arabia 2010).
+    All three tiers cost the whole :func:`trust_loss`, each tier a third; a tier
+    the vendor cannot read costs ``backdoor_trust_factor`` times more (it had to
+    build a back door, which users fear most); ``weight`` scales it (a
+    negotiated, disclosed deal costs less than compliance).
     """
-    granted = np.zeros(3, dtype=bool)
-    granted[0] = bool(demand.segments[0])
+    factor = np.where(readable, 1.0, params.backdoor_trust_factor)
+    return weight * trust_loss(severity, params) * float((opened * factor).sum()) / 3
+
+
+def negotiable(demand: Demand, readable: np.ndarray) -> np.ndarray:
+    """Tiers a negotiated deal would open: those asked whose traffic the vendor can read,
+    keeping back the most sensitive one when it could open everything asked.
+
+    A deal hands over what the vendor holds the keys to and nothing it would have
+    to build: the secure maker opened its consumer messaging and never its
+    enterprise servers, whose keys its customers hold (docs/cases.md, cases 2-3).
+    A deal that gave everything asked would be compliance, so a vendor that can
+    read every tier asked keeps the most sensitive of them back.
+    """
+    granted = demand.segments & readable
+    asked = np.flatnonzero(demand.segments)
+    if len(asked) > 1 and granted[asked].all():
+        granted = granted.copy()
+        granted[asked[-1]] = False
     return granted
+
+
+def legal_exposure(
+    rule_of_law: float, severity: float, local_value: float, params: Params
+) -> float:
+    """Expected cost to a vendor of refusing a lawful demand, US$M.
+
+    Where law rules, an order is enforced by courts (fines, injunctions) rather
+    than by a ban: the more so the stronger the rule of law and the broader the
+    order (a capability notice against a single-phone warrant).
+    """
+    return params.legal_penalty * rule_of_law * severity * local_value

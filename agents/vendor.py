@@ -12,7 +12,7 @@ from typing import Protocol
 import mesa
 import numpy as np
 
-from privmarket.agents.valuation import trust_loss
+from privmarket.agents.valuation import trust_cost
 from privmarket.sim.market_view import MarketView
 from privmarket.sim.params import Params, VendorSpec
 from privmarket.sim.vocabulary import Answer, Demand, Presence
@@ -66,8 +66,13 @@ class Vendor(mesa.Agent):
         self.trust = spec.stance
         self.strategy = strategy
         self.presence = np.full(n_countries, Presence.ACTIVE, dtype=np.int8)
+        # Tiers a government has blocked (a ban blocks the service its demand was about:
+        # the messenger in Saudi Arabia, the enterprise servers in Pakistan).
+        self.blocked = np.zeros((n_countries, 3), dtype=bool)
         self.local_stance = np.full(n_countries, spec.stance, dtype=np.float64)
         self.access = np.zeros((n_countries, 3), dtype=bool)
+        # Tiers whose traffic it can read (holds the keys to): a dated, technical fact.
+        self.readable = np.asarray(spec.readable, dtype=bool)
         self.alive = True
         self.exit_reason: str | None = None
         self.exit_quarter: int | None = None
@@ -86,7 +91,12 @@ class Vendor(mesa.Agent):
 
     # --- presence ---------------------------------------------------------
     def is_active_in(self, country: int) -> bool:
+        """Sells in ``country`` (perhaps with some tiers blocked)."""
         return self.alive and self.presence[country] == Presence.ACTIVE
+
+    def serves(self, country: int) -> np.ndarray:
+        """(segments,) bool: the tiers it sells to in ``country`` now."""
+        return self.is_active_in(country) & ~self.blocked[country]
 
     @property
     def countries_served(self) -> int:
@@ -134,31 +144,29 @@ class Vendor(mesa.Agent):
         return max(0.0, float(market.local_margin(self.index, country)))
 
     def privacy_stake(self, market: MarketView) -> float:
-        """Quarterly gross margin owed to privacy-minded users, US$M."""
-        gross = self.revenue - market.unit_costs(self.index)
-        return max(0.0, gross) * market.privacy_dependence(self.index)
+        """Quarterly gross margin owed to privacy-minded users, US$M (expected figures
+        before the first quarter, last quarter's after)."""
+        return max(0.0, market.gross_margin(self.index)) * market.privacy_dependence(self.index)
 
     # --- changes that follow from answers and verdicts (applied by the model)
     def grant(
         self, country: int, segments: np.ndarray, severity: float, weight: float, params: Params
     ) -> np.ndarray:
-        """Open ``segments`` to ``country``'s government; trust falls everywhere.
-
-        Full access to all three tiers costs the whole trust loss, each tier a
-        third; ``weight`` scales it (a negotiated, disclosed grant costs less).
-        Returns the segments newly opened.
+        """Open ``segments`` to ``country``'s government; trust falls everywhere
+        (:func:`privmarket.agents.valuation.trust_cost`). Returns the segments newly opened.
         """
         new = segments & ~self.access[country]
         self.access[country] |= segments
         if new.any():
             self.concessions[country] += 1
-            drop = weight * trust_loss(severity, params) * float(new.sum()) / 3
+            drop = trust_cost(new, self.readable, severity, weight, params)
             self.trust = max(0.0, self.trust - drop)
         return new
 
     def gain_trust(self, amount: float) -> None:
-        """A public refusal or exit: privacy-minded users believe it a little more."""
-        self.trust = min(1.0, self.trust + amount)
+        """A public refusal or exit: privacy-minded users believe it a little more (or,
+        where the public sides with the government, less: ``amount`` below 0)."""
+        self.trust = min(1.0, max(0.0, self.trust + amount))
 
     def withdraw_feature(self, country: int, cut: float) -> float:
         """Withdraw a privacy feature in ``country`` only; returns the local stance left."""
@@ -169,9 +177,17 @@ class Vendor(mesa.Agent):
         self.presence[country] = Presence.EXITED
         self.countries_left += 1
 
-    def banned_in(self, country: int) -> None:
-        self.presence[country] = Presence.BANNED
+    def banned_in(self, country: int, tiers: np.ndarray) -> None:
+        """A government blocks ``tiers`` of its service; blocking every tier bans it."""
+        self.blocked[country] |= tiers
+        if self.blocked[country].all():
+            self.presence[country] = Presence.BANNED
         self.bans_suffered += 1
+
+    def ban_lifted(self, country: int) -> None:
+        self.blocked[country] = False
+        if self.presence[country] == Presence.BANNED:
+            self.presence[country] = Presence.ACTIVE
 
     def leave_market(self, reason: str, quarter: int) -> None:
         """Leave the handset market everywhere (its users switch as devices come due)."""
@@ -235,9 +251,10 @@ class Vendor(mesa.Agent):
         It leaves at once when cash runs out, and after ``loss_quarters`` losing
         quarters in handsets in a row even with cash in the bank: the real secure
         maker stopped making phones in September 2016 with cash still positive
-        (docs/cases.md).
+        (docs/cases.md). A platform that stands for many makers does not leave:
+        its makers come and go.
         """
-        if not self.alive:
+        if not self.alive or self.spec.many_makers:
             return None
         self.losing_streak = self.losing_streak + 1 if self.handset_profit < 0 else 0
         if self.cash < 0:

@@ -41,9 +41,10 @@ import mesa
 import numpy as np
 
 from privmarket.agents.user_market import NO_VENDOR, PRICE_UNIT, Offer, QuarterChoices
+from privmarket.sim.growth import arrivals
 from privmarket.sim.model import MarketModel
 from privmarket.sim.params import Params
-from privmarket.sim.world import build_population
+from privmarket.sim.world import build_population, country_scale
 
 WORLDS = ("own", "shared")
 
@@ -60,6 +61,7 @@ class ReferenceUser(mesa.Agent):
         price_sens: float,
         vendor: int,
         device_age: int,
+        arrival: int = 0,
     ) -> None:
         super().__init__(model)
         self.country = country
@@ -68,6 +70,8 @@ class ReferenceUser(mesa.Agent):
         self.price_sens = price_sens
         self.vendor = vendor
         self.device_age = device_age
+        self.arrival = arrival  # the quarter it enters the market (0: there from the start)
+        self.banned_from = NO_VENDOR  # the vendor a ban forced it off
         self.contacts: list[ReferenceUser] = []
 
     def choose(self, quarter: QuarterFigures) -> tuple[int, float]:
@@ -84,11 +88,14 @@ class ReferenceUser(mesa.Agent):
         contacts = self.contacts
         if quarter.b_contacts > 0 and contacts:
             share = [0] * quarter.n_vendors
+            with_vendor = 0
             for other in contacts:
                 v = other.vendor
                 if v >= 0:
                     share[v] += 1
-            weight = quarter.b_contacts / len(contacts)
+                    with_vendor += 1
+            # among the contacts who have a vendor, as the vectorised side does
+            weight = quarter.b_contacts / max(with_vendor, 1)
         ps, pr, cost = self.price_sens, self.privacy, quarter.switching_cost
         utils = []
         for v, base, price, perceived in options:
@@ -128,7 +135,7 @@ class QuarterFigures:
         self.n_vendors = len(offer.alive)
         self.b_contacts = p.b_contacts
         self.switching_cost = p.switching_cost
-        avail = offer.available.tolist()  # (C, V)
+        avail = offer.available.tolist()  # (C, 3, V)
         perceived = offer.perceived.tolist()  # (C, 3, V)
         income = offer.income.tolist()
         base = [p.b_ecosystem * q for q in offer.ecosystem.tolist()]
@@ -146,15 +153,18 @@ class QuarterFigures:
                             perceived[c][s][v],
                         )
                         for v in range(self.n_vendors)
-                        if avail[c][v]
+                        if avail[c][s][v]
                     ]
                 )
         alive = offer.alive.tolist()
-        # forced[c][v]: users of live vendor v in country c must switch now (it
-        # left or was banned there); the extra last entry, read as forced[c][-1],
-        # is for users with no vendor.
+        # forced[c][s][v]: users of live vendor v in country c and segment s must
+        # switch now (it left, or its service to them was blocked); the extra last
+        # entry, read as forced[c][s][-1], is for users with no vendor.
         self.forced = [
-            [alive[v] and not avail[c][v] for v in range(self.n_vendors)] + [True]
+            [
+                [alive[v] and not avail[c][s][v] for v in range(self.n_vendors)] + [True]
+                for s in range(3)
+            ]
             for c in range(n_c)
         ]
 
@@ -180,10 +190,12 @@ class ReferenceUsers:
         self.world = world
         self.figures_class = figures_class
         if world == "shared":
-            self.users = _copy_world(model, build_population(p, model.rng))
+            population = build_population(p, model.rng)
+            self.users = _copy_world(model, population)
+            self.arrivals = population.arrivals
         else:
-            self.users = _draw_world(model, p)
-        self.n = len(self.users)
+            self.users, self.arrivals = _draw_world(model, p)
+        self.quarter = 0
         self.n_vendors, self.n_countries = len(p.vendors), len(p.countries)
         self.installed = self.installed_counts()
         model.users = model.agents_by_type[ReferenceUser]
@@ -191,6 +203,11 @@ class ReferenceUsers:
     @property
     def population(self) -> ReferenceUsers:
         return self
+
+    @property
+    def n(self) -> int:
+        """Users present now (in a growing market, fewer than there will be)."""
+        return sum(u.arrival <= self.quarter for u in self.users)
 
     def __len__(self) -> int:
         return self.n
@@ -204,24 +221,52 @@ class ReferenceUsers:
         return np.array(counts, dtype=np.int64).reshape(self.n_vendors, n_c, 3)
 
     def privacy_totals(self) -> np.ndarray:
-        """Recounted over every agent each quarter, as a per-object model would."""
-        totals = [0.0] * self.n_vendors
+        """(vendors, countries): recounted over every agent each quarter, as a
+        per-object model would."""
+        n_c = self.n_countries
+        totals = [0.0] * (self.n_vendors * n_c)
         for u in self.users:
             if u.vendor >= 0:
-                totals[u.vendor] += u.privacy
-        return np.array(totals, dtype=np.float64)
+                totals[u.vendor * n_c + u.country] += u.privacy
+        return np.array(totals, dtype=np.float64).reshape(self.n_vendors, n_c)
+
+    @property
+    def present(self) -> np.ndarray:
+        """Users present in each country now."""
+        counts = [0] * self.n_countries
+        for u in self.users:
+            if u.arrival <= self.quarter:
+                counts[u.country] += 1
+        return np.array(counts, dtype=np.int64)
 
     def choose(self, offer: Offer) -> QuarterChoices:
         figures = self.figures_class(offer, self.params)
         forced = figures.forced
         hazard = self.params.hazard
         draw = self.model.random.random
+        self.quarter = quarter = offer.quarter
+        banned = None if offer.banned is None else offer.banned.tolist()
+        returned = None if offer.returned is None else offer.returned.tolist()
         choosers = []
         for u in self.users:
-            # One hazard draw per user and quarter, whether or not it is forced.
+            if u.arrival > quarter:
+                continue  # not in the market yet
+            # One hazard draw per present user and quarter, whether or not it is forced.
             due = draw() < hazard
             u.device_age += 1
-            if due or forced[u.country][u.vendor]:
+            forced_now = forced[u.country][u.segment][u.vendor]
+            if (
+                forced_now
+                and banned is not None
+                and u.vendor >= 0
+                and banned[u.country][u.segment][u.vendor]
+            ):
+                u.banned_from = u.vendor
+            back = returned is not None and u.banned_from >= 0
+            back = back and returned[u.country][u.banned_from]
+            if back:
+                u.banned_from = NO_VENDOR
+            if due or forced_now or back:
                 choosers.append(u)
         # Two phases, so that all choosers see last quarter's contacts.
         decisions = [u.choose(figures) for u in choosers]
@@ -295,7 +340,7 @@ def _poisson(random: Any, lam: float) -> int:
     return k
 
 
-def _draw_world(model: mesa.Model, p: Params) -> list[ReferenceUser]:
+def _draw_world(model: mesa.Model, p: Params) -> tuple[list[ReferenceUser], np.ndarray]:
     """Users and contacts drawn per agent from ``model.random``, by the rules of
     :func:`privmarket.sim.world.build_population` (country by population, segment by the
     country's mix, gamma privacy sensitivity, lognormal price sensitivity,
@@ -303,7 +348,7 @@ def _draw_world(model: mesa.Model, p: Params) -> list[ReferenceUser]:
     mostly at home)."""
     rnd = model.random
     n_c, n_v = len(p.countries), len(p.vendors)
-    pops = [c.population for c in p.countries]
+    pops = [c.population * c.oversample for c in p.countries]
     cum_pop = list(accumulate(pops))
     countries = rnd.choices(range(n_c), cum_weights=cum_pop, k=p.n_users)
     countries.sort()  # users are stored by country, as in the vectorised world
@@ -322,15 +367,27 @@ def _draw_world(model: mesa.Model, p: Params) -> list[ReferenceUser]:
         cum_w.append(list(accumulate(col)))
     max_age = max(int(round(p.initial_age_cycles / p.hazard)) if p.hazard > 0 else 8, 1)
     vendors = range(n_v)
+    initial = np.bincount(countries, minlength=n_c)
+    later = arrivals(p, initial, country_scale(p, initial))
+    # Each country's users: those there at the start, then those who arrive later
+    # (with no vendor yet), in the order they arrive.
+    entries = []
+    for c in range(n_c):
+        entries += [(c, 0)] * int(initial[c])
+        for t in range(1, len(later)):
+            entries += [(c, t)] * int(later[t, c])
     users = []
-    for c in countries:
+    for c, t in entries:
         x = rnd.random()
         seg = (x >= cum_mix[c][0]) + (x >= cum_mix[c][1])
         privacy = means[seg] * (rnd.gammavariate(shape, 1.0) / shape if spread else 1.0)
         price_sens = rnd.lognormvariate(-(sigma**2) / 2, sigma)
-        vendor = rnd.choices(vendors, cum_weights=cum_w[seg])[0]
-        age = rnd.randrange(max_age)
-        users.append(ReferenceUser(model, c, seg, privacy, price_sens, vendor, age))
+        if t == 0:
+            vendor = rnd.choices(vendors, cum_weights=cum_w[seg])[0]
+            age = rnd.randrange(max_age)
+        else:
+            vendor, age = NO_VENDOR, 0
+        users.append(ReferenceUser(model, c, seg, privacy, price_sens, vendor, age, t))
     # Contacts: a Poisson number each; abroad with the segment's cross-border
     # chance, in a country drawn by population; a uniform user of that country.
     members: list[list[ReferenceUser]] = [[] for _ in range(n_c)]
@@ -354,7 +411,7 @@ def _draw_world(model: mesa.Model, p: Params) -> list[ReferenceUser]:
                 group = home
             picked.append(group[int(rnd.random() * len(group))])
         u.contacts = picked
-    return users
+    return users, later
 
 
 def _copy_world(model: mesa.Model, pop: Any) -> list[ReferenceUser]:
@@ -367,6 +424,14 @@ def _copy_world(model: mesa.Model, pop: Any) -> list[ReferenceUser]:
         pop.vendor.tolist(),
         pop.device_age.tolist(),
     ]
+    arrival = np.zeros(pop.n, dtype=np.int64)
+    for c in range(len(pop.initial)):
+        row = int(pop.block_start[c] + pop.initial[c])
+        for t in range(1, len(pop.arrivals)):
+            k = int(pop.arrivals[t, c])
+            arrival[row : row + k] = t
+            row += k
+    cols.append(arrival.tolist())
     users = [ReferenceUser(model, *row) for row in zip(*cols, strict=True)]
     indptr, indices = pop.indptr.tolist(), pop.indices.tolist()
     for i, u in enumerate(users):

@@ -90,6 +90,11 @@ def describe(e: Event) -> str:
             f"(what is left to gain, {e.gain:.2f}, does not outweigh its cost of a ban "
             f"{e.cost:.2f})"
         )
+    elif k is EventKind.BAN_LIFTED:
+        s = (
+            f"the government of {a} lifts its ban on {t} "
+            f"(the ban cost {e.cost:.2f} against a gain of {e.gain:.2f})"
+        )
     elif k is EventKind.COUNTRY_EXIT:
         s = f"{a} leaves {t} rather than grant access"
     elif k is EventKind.VENDOR_FAILURE:

@@ -27,6 +27,7 @@ class VendorView(Protocol):
     revenue: float
     local_stance: np.ndarray  # per country
     access: np.ndarray  # (countries, segments) bool: granted to that government
+    readable: np.ndarray  # (segments,) bool: tiers whose traffic it can read
     alive: bool
 
     def is_active_in(self, country: int) -> bool: ...
@@ -49,8 +50,11 @@ class MarketView(Protocol):
     @property
     def vendor_list(self) -> Sequence[VendorView]: ...
 
-    def weighted_share(self, vendor: int, country: int) -> float:
-        """A vendor's share of a country's users, weighted by segment (its visibility)."""
+    def weighted_share(
+        self, vendor: int, country: int, segments: np.ndarray | None = None
+    ) -> float:
+        """A vendor's share of a country's users, weighted by segment (its visibility);
+        with ``segments``, counting only its users in those tiers."""
         ...
 
     def local_margin(self, vendor: int, country: int) -> float:
@@ -61,6 +65,7 @@ class MarketView(Protocol):
         """Share of a vendor's users' attraction owed to privacy (0..1), last quarter."""
         ...
 
-    def unit_costs(self, vendor: int) -> float:
-        """A vendor's unit costs booked last quarter, US$M."""
+    def gross_margin(self, vendor: int) -> float:
+        """A vendor's revenue less unit costs, US$M a quarter: expected figures before
+        the first quarter, last quarter's after."""
         ...

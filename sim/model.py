@@ -54,7 +54,7 @@ from privmarket.sim.vocabulary import (
     segment_names,
     severity_band,
 )
-from privmarket.sim.world import build_population
+from privmarket.sim.world import build_population, country_scale
 
 #: Builds the user side of a model (default: the vectorised :class:`UserMarket`).
 UserSideFactory = Callable[["MarketModel"], UserSide]
@@ -151,7 +151,7 @@ class MarketModel(mesa.Model):
         self.params: Params = params
         self.scenario_name = scenario or "custom"
         self.horizon = params.quarters
-        self.scale = params.scale
+        self.scale = params.scale  # real users per simulated user, on average
         self.quarter = 0
         self.events = EventLog()
         self._next_demand_id = 0
@@ -182,10 +182,16 @@ class MarketModel(mesa.Model):
             self.agents_by_type[Government], key=lambda g: g.country
         )
 
+        # Real users per simulated user in each country (more where a country is
+        # oversampled): every figure summed over countries is weighted by it.
+        self.country_scale = country_scale(params, self.user_market.present)
         self._segment_weights = np.asarray(params.segment_weights, dtype=np.float64)
         self._income = np.array([c.income for c in params.countries])
         self.sales = np.zeros((n_v, n_c, 3), dtype=np.int64)
-        self._unit_costs = np.zeros(n_v)
+        self._gross_margin = np.zeros(n_v)
+        self._returned = np.zeros((n_c, n_v), dtype=bool)  # bans lifted this quarter
+        # Bans in force: (country, vendor) -> the gain and cost the government weighed.
+        self._bans: dict[tuple[int, int], tuple[float, float]] = {}
         self._local_margin = np.zeros((n_v, n_c))
         self._privacy_dependence = np.zeros(n_v)
         self.welfare = 0.0
@@ -196,9 +202,9 @@ class MarketModel(mesa.Model):
             [g.name for g in self.government_list],
             [self.quarter_label(t) for t in range(self.horizon + 1)],
             [self.quarter_date(t) for t in range(self.horizon + 1)],
-            self.scale,
+            self.country_scale,
         )
-        self._update_strategic_figures()
+        self._update_strategic_figures(units=self.expected_sales())
         self.record: QuarterRecord = self._observe()
         self.results.record(self.record)
 
@@ -227,7 +233,8 @@ class MarketModel(mesa.Model):
         self.quarter += 1
         new = self._issue_demands()  # 1
         self._answer_demands(new)  # 2
-        self._enforce()  # 3
+        self._review_bans()  # 3: bans imposed earlier are reviewed, then deadlines come
+        self._enforce()
         self._users_choose()  # 4
         self._book_accounts()  # 5
         self._update_ecosystems_and_trust()  # 6
@@ -294,10 +301,11 @@ class MarketModel(mesa.Model):
                 if d.vendor != vendor.index or not vendor.is_active_in(d.country):
                     continue
                 answer = vendor.answer(d, self)
-                if answer not in feasible_answers(vendor.stance):
+                allowed = feasible_answers(vendor, d)
+                if answer not in allowed:
                     raise RuntimeError(
-                        f"{vendor.strategy.name} chose {answer!r}, which a vendor of stance "
-                        f"{vendor.stance} cannot give; allowed: {feasible_answers(vendor.stance)}"
+                        f"{vendor.strategy.name} chose {answer!r}, which {vendor.name} cannot "
+                        f"give to this demand; allowed: {', '.join(allowed)}"
                     )
                 self._apply_answer(vendor, d, answer)
 
@@ -356,6 +364,19 @@ class MarketModel(mesa.Model):
                     self._learn(self.vendor_list[d.vendor], d)
             self._open[c] = still_open
 
+    def _review_bans(self) -> None:
+        """Each ban in force is reviewed; a lifted one lets its users come back."""
+        self._returned[:] = False
+        for c, v in sorted(self._bans):
+            vendor, gov = self.vendor_list[v], self.government_list[c]
+            gain, cost = self._bans[(c, v)]
+            if not vendor.alive or not gov.lifts_ban(gain, cost, self):
+                continue
+            del self._bans[(c, v)]
+            vendor.ban_lifted(c)
+            self._returned[c, v] = True
+            self._log(EventKind.BAN_LIFTED, gov.name, vendor.name, gain=gain, cost=cost)
+
     def _apply_verdict(self, gov: Government, d: Demand, verdict: Verdict) -> None:
         vendor = self.vendor_list[d.vendor]
         d.outcome = verdict.outcome
@@ -365,13 +386,15 @@ class MarketModel(mesa.Model):
             Outcome.DROPPED: EventKind.BACKDOWN,
         }[verdict.outcome]
         if verdict.outcome is Outcome.BANNED:
-            vendor.banned_in(gov.country)
+            vendor.banned_in(gov.country, d.segments)
+            self._bans[(gov.country, d.vendor)] = (verdict.gain, verdict.cost)
         self._log(kind, gov.name, vendor.name, demand=d.id, gain=verdict.gain, cost=verdict.cost)
 
     # ------------------------------------------------------ 4. users choose
     def offer(self) -> Offer:
         """What every user sees this quarter."""
         vendors = self.vendor_list
+        banned = np.stack([v.blocked & v.alive for v in vendors], axis=2)  # (C, 3, V)
         return Offer(
             available=self.available(),
             alive=np.array([v.alive for v in vendors]),
@@ -379,6 +402,9 @@ class MarketModel(mesa.Model):
             price=np.stack([v.price for v in vendors], axis=1),
             income=self._income,
             perceived=self.perceived_privacy(),
+            quarter=self.quarter,
+            banned=banned if banned.any() else None,
+            returned=self._returned if self._returned.any() else None,
         )
 
     def _users_choose(self) -> None:
@@ -388,9 +414,13 @@ class MarketModel(mesa.Model):
         self.welfare = choices.welfare
 
     def available(self) -> np.ndarray:
-        """(countries, vendors) bool: where each vendor sells now."""
+        """(countries, segments, vendors) bool: where, and to whom, each vendor sells now."""
         return np.stack(
-            [(v.presence == Presence.ACTIVE) & v.alive for v in self.vendor_list], axis=1
+            [
+                ((v.presence == Presence.ACTIVE) & v.alive)[:, None] & ~v.blocked
+                for v in self.vendor_list
+            ],
+            axis=2,
         )
 
     def perceived_privacy(self) -> np.ndarray:
@@ -402,17 +432,16 @@ class MarketModel(mesa.Model):
 
     # --------------------------------------------------- 5. accounts
     def _book_accounts(self) -> None:
-        scale_m = self.scale / 1e6  # simulated users -> millions of real users
+        scale = self.country_scale  # simulated -> real users, by country
         for v in self.vendor_list:
             if not v.alive:
                 continue
-            units = self.sales[v.index]  # (C, 3)
-            inst = self.installed[v.index]
-            local_price = v.price[None, :] * self._income[:, None]  # (C, 3), US$
-            dev = float((units * local_price).sum()) * scale_m
-            unit_costs = float(units.sum()) * v.spec.unit_cost * scale_m
-            serv = float((inst.sum(axis=1) * self._income).sum()) * v.spec.service_revenue * scale_m
-            self._unit_costs[v.index] = unit_costs
+            units = self.sales[v.index].sum(axis=1) * scale  # (C,) real devices
+            inst = self.installed[v.index].sum(axis=1) * scale  # (C,) real users
+            local_price = (self.sales[v.index] * v.price[None, :]).sum(axis=1) * scale
+            dev = float((local_price * self._income).sum()) / 1e6
+            unit_costs = float(units.sum()) * v.spec.unit_cost / 1e6
+            serv = float((inst * self._income).sum()) * v.spec.service_revenue / 1e6
             v.book(dev, unit_costs, serv, units=float(units.sum()), installed=float(inst.sum()))
 
     # ------------------------------------------- 6. ecosystems and trust
@@ -435,20 +464,25 @@ class MarketModel(mesa.Model):
                 self._open[c] = [d for d in demands if d.vendor != v.index]
             self._log(EventKind.VENDOR_FAILURE, v.name, "market", reason=reason)
 
-    def _update_strategic_figures(self) -> None:
-        """Per-country margins and privacy dependence that decision rules weigh next quarter."""
+    def _update_strategic_figures(self, units: np.ndarray | None = None) -> None:
+        """Per-country margins, gross margins and privacy dependence that decision rules
+        weigh next quarter: from last quarter's sales, or from ``units`` (the expected
+        sales before the first quarter, so that nothing is valued at zero then)."""
         p = self.params
-        scale_m = self.scale / 1e6
-        priv_sum = self.user_market.privacy_totals()
-        n_on = self.installed.sum(axis=(1, 2))
+        scale_m = self.country_scale / 1e6  # simulated users -> millions of real users
+        # Mean privacy sensitivity of each vendor's users, weighted to real users.
+        priv_sum = (self.user_market.privacy_totals() * self.country_scale).sum(axis=1)
+        n_on = (self.installed.sum(axis=2) * self.country_scale).sum(axis=1)
         inst_share = self.installed_share()
+        sales = self.sales if units is None else units
         for v in self.vendor_list:
             i = v.index
-            units = self.sales[i]
+            units_i = sales[i]
             margin_unit = v.price[None, :] * self._income[:, None] - v.spec.unit_cost
-            dev = (units * margin_unit).sum(axis=1)
+            dev = (units_i * margin_unit).sum(axis=1)
             serv = self.installed[i].sum(axis=1) * self._income * v.spec.service_revenue
             self._local_margin[i] = (dev + serv) * scale_m - v.spec.country_cost
+            self._gross_margin[i] = float(((dev + serv) * scale_m).sum())
             mean_priv = priv_sum[i] / n_on[i] if n_on[i] else 0.0
             priv = mean_priv * v.stance * v.trust
             other = p.b_ecosystem * v.ecosystem + p.b_contacts * inst_share[i]
@@ -468,19 +502,20 @@ class MarketModel(mesa.Model):
             "sales_hhi": hhi(sales_share),
             "privacy_exposure": self.exposure(),
             "consumer_welfare": self.welfare,
-            "users": self.user_market.n * self.scale,
-            "choosers": self.choosers * self.scale,
+            "users": float((self.user_market.present * self.country_scale).sum()),
+            "choosers": float((self.sales.sum(axis=(0, 2)) * self.country_scale).sum()),
             "demands": sum(g.demands_made for g in govs),
             "bans": sum(g.bans_imposed for g in govs),
             "backdowns": sum(g.demands_dropped for g in govs),
             "deals": sum(g.deals_accepted for g in govs),
+            "bans_lifted": sum(g.lifted_bans for g in govs),
             "country_exits": sum(v.countries_left for v in vendors),
             "vendor_failures": sum(not v.alive for v in vendors),
         }
         figures: dict[str, Any] = {
-            "installed": [float(installed[v.index].sum()) * self.scale for v in vendors],
+            "installed": [self.installed_users(v.index) for v in vendors],
             "installed_share": inst_share,
-            "units": [v.units * self.scale for v in vendors],
+            "units": [v.units for v in vendors],
             "sales_share": sales_share,
         }
         for name in VENDOR_FIGURES:
@@ -507,6 +542,21 @@ class MarketModel(mesa.Model):
             return list(self._open[country])
         return [d for demands in self._open for d in demands]
 
+    def expected_sales(self) -> np.ndarray:
+        """(vendors, countries, segments) devices expected to sell next quarter if shares
+        hold: replacements of devices coming due, plus first devices of new users."""
+        units = self.installed * self.params.hazard
+        arriving = self.user_market.population.arrivals
+        nxt = self.quarter + 1
+        if nxt < len(arriving) and arriving[nxt].any():
+            totals = self.installed.sum(axis=0)  # (C, 3)
+            share = np.divide(
+                self.installed, totals[None], out=np.zeros(self.installed.shape), where=totals > 0
+            )
+            mix = np.array([c.segment_mix for c in self.params.countries])  # (C, 3)
+            units = units + share * (arriving[nxt][:, None] * mix)[None]
+        return units
+
     # ------------------------------------------------ the market view
     @property
     def installed(self) -> np.ndarray:
@@ -518,10 +568,15 @@ class MarketModel(mesa.Model):
         """The users' columns (see :class:`privmarket.agents.user_market.UserPopulation`)."""
         return self.user_market.population
 
-    def weighted_share(self, vendor: int, country: int) -> float:
-        """A vendor's share of ``country``'s users, weighted by segment (its visibility)."""
+    def weighted_share(
+        self, vendor: int, country: int, segments: np.ndarray | None = None
+    ) -> float:
+        """A vendor's share of ``country``'s users, weighted by segment (its visibility);
+        with ``segments``, counting only its users in those tiers (those a block of
+        that service would cut off)."""
         inst = self.installed
-        mine = float((inst[vendor, country] * self._segment_weights).sum())
+        w = self._segment_weights if segments is None else self._segment_weights * segments
+        mine = float((inst[vendor, country] * w).sum())
         total = float((inst[:, country].sum(axis=0) * self._segment_weights).sum())
         return mine / total if total > 0 else 0.0
 
@@ -531,21 +586,25 @@ class MarketModel(mesa.Model):
     def privacy_dependence(self, vendor: int) -> float:
         return float(self._privacy_dependence[vendor])
 
-    def unit_costs(self, vendor: int) -> float:
-        return float(self._unit_costs[vendor])
+    def gross_margin(self, vendor: int) -> float:
+        return float(self._gross_margin[vendor])
 
     # ----------------------------------------------------------- queries
+    def _real(self, counts: np.ndarray) -> np.ndarray:
+        """(vendors, countries, segments) simulated counts -> real users per vendor."""
+        return (counts.sum(axis=2) * self.country_scale).sum(axis=1)
+
     def installed_users(self, v: int) -> float:
         """Real users on vendor ``v``'s devices."""
-        return float(self.installed[v].sum()) * self.scale
+        return float((self.installed[v].sum(axis=1) * self.country_scale).sum())
 
     def installed_share(self) -> np.ndarray:
-        """Global installed-base share per vendor (sums to 1)."""
-        return shares(self.installed.sum(axis=(1, 2)).astype(np.float64))
+        """Global installed-base share per vendor (sums to 1), in real users."""
+        return shares(self._real(self.installed))
 
     def sales_share(self) -> np.ndarray:
         """Share of this quarter's unit sales per vendor (what researchers publish)."""
-        return shares(self.sales.sum(axis=(1, 2)).astype(np.float64))
+        return shares(self._real(self.sales))
 
     def country_shares(self) -> np.ndarray:
         """(countries, vendors) installed share within each country."""
@@ -565,9 +624,9 @@ class MarketModel(mesa.Model):
         return np.divide(readable, tot, out=np.zeros_like(tot), where=tot > 0)
 
     def exposure(self) -> float:
-        """Share of all users on platforms their own government can read."""
-        tot = self.installed.sum()
-        return float(self.readable().sum() / tot) if tot else 0.0
+        """Share of all users on platforms their own government can read (real users)."""
+        tot = self._real(self.installed).sum()
+        return float(self._real(self.readable()).sum() / tot) if tot else 0.0
 
     def vendor_index(self, name: str) -> int:
         for v in self.vendor_list:

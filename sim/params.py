@@ -26,6 +26,8 @@ Example
 from __future__ import annotations
 
 import math
+import tomllib
+from importlib.resources import files
 from typing import Any, get_args
 
 from pydantic import (
@@ -54,6 +56,30 @@ class ParameterError(ValueError):
 
     The message always names the field, the value given and what is allowed.
     """
+
+
+def _load_estimate() -> dict[str, Any]:
+    """The shipped point estimate of the world parameters (see :func:`world`)."""
+    text = files("privmarket.sim").joinpath(WORLD_FILE).read_text(encoding="utf-8")
+    return tomllib.loads(text)["estimate"]
+
+
+#: Where the world parameters' defaults live: the point estimate of the joint
+#: calibration (``privmarket calibrate``), shipped with the package.
+WORLD_FILE = "posterior/world.toml"
+WORLD_ESTIMATE: dict[str, Any] = _load_estimate()
+
+
+def world(name: str, **field: Any) -> Any:
+    """A world parameter: behaviour shared by every scenario, its default the shipped estimate.
+
+    Scenarios may not set world parameters (only case inputs, the dated facts of
+    a case); a run, a sweep or a calibration may.
+    """
+    default = WORLD_ESTIMATE[name]
+    if isinstance(default, list):  # TOML arrays are lists; these fields are tuples
+        default = tuple(default)
+    return Field(default, json_schema_extra={"role": "world"}, **field)
 
 
 class _Strict(BaseModel):
@@ -91,6 +117,20 @@ class CountrySpec(_Strict):
     ban_tolerance: float = Field(
         0.3, ge=0, le=1, description="Tolerance for the economic cost of a ban."
     )
+    growth_weight: float = Field(
+        1.0,
+        ge=0,
+        le=100,
+        description="Relative pace at which new users arrive here, per user there is.",
+    )
+    oversample: float = Field(
+        1.0,
+        ge=1,
+        le=10_000,
+        description="Simulated users here per real user, relative to other countries: a "
+        "small country a case is about gets enough simulated users (each stands for fewer "
+        "real ones); every figure is weighted back to real users.",
+    )
 
     @model_validator(mode="after")
     def _mix_sums_to_one(self) -> CountrySpec:
@@ -116,6 +156,11 @@ class VendorSpec(_Strict):
         (1.0, 1.0, 1.0),
         description="Multiplier on initial_share among consumer, enterprise, government users.",
     )
+    country_shares: dict[str, float] = Field(
+        default_factory=dict,
+        description="Its share of a country's users at the start, by country name, where "
+        "known (0-1); elsewhere its initial_share weighs against the other vendors'.",
+    )
     price: tuple[float, float, float] = Field(
         (400.0, 500.0, 500.0),
         description="Device price per segment (consumer, enterprise, government), US$.",
@@ -138,6 +183,16 @@ class VendorSpec(_Strict):
     threshold: float = Field(
         0.5, ge=0, le=1, description="Principled rule: refuse when stance >= threshold."
     )
+    readable: tuple[bool, bool, bool] = Field(
+        (True, True, True),
+        description="Tiers (consumer, enterprise, government) whose traffic the vendor can "
+        "read: it holds the keys. Opening any other tier means building access (a back door).",
+    )
+    many_makers: bool = Field(
+        False,
+        description="A platform that stands for many makers (an open ecosystem): makers come "
+        "and go, the platform does not leave the market by the viability rule.",
+    )
 
     @field_validator("strategy")
     @classmethod
@@ -148,6 +203,9 @@ class VendorSpec(_Strict):
 
     @model_validator(mode="after")
     def _prices_positive(self) -> VendorSpec:
+        bad = {c: x for c, x in self.country_shares.items() if not 0 <= x <= 1}
+        if bad:
+            raise ValueError(f"country_shares {bad} must be shares between 0 and 1")
         if any(p < 0 for p in self.price):
             raise ValueError(f"price {self.price} must be non-negative")
         if any(a < 0 for a in self.segment_affinity):
@@ -287,87 +345,135 @@ class Params(_Strict):
     endogenous_demands: bool = Field(
         True, description="Governments draw demands from their appetite each quarter."
     )
+    growth_rate: float = Field(
+        0.0,
+        ge=0,
+        le=0.5,
+        description="New users a quarter, as a share of the users there are (a synthetic "
+        "world's growth; a real case gives units_sold instead).",
+    )
+    units_sold: dict[int, float] = Field(
+        default_factory=dict,
+        description="Smartphones sold worldwide per calendar year, millions: new users "
+        "arrive each quarter as the units not needed to replace devices coming due.",
+    )
 
     # --- users and choice -------------------------------------------------
-    hazard: float = Field(
-        0.1, ge=0, le=1, description="Chance per quarter that a device comes due."
+    hazard: float = world(
+        "hazard", ge=0, le=1, description="Chance per quarter that a device comes due."
     )
-    b_ecosystem: float = Field(1.5, ge=0, le=50, description="Utility weight of q.")
-    b_price: float = Field(1.0, ge=0, le=50, description="Utility weight of price (per US$500).")
-    b_contacts: float = Field(
-        0.8, ge=0, le=50, description="Utility weight of the share of contacts on a vendor."
+    b_ecosystem: float = world("b_ecosystem", ge=0, le=50, description="Utility weight of q.")
+    b_price: float = world(
+        "b_price", ge=0, le=50, description="Utility weight of price (per US$500)."
     )
-    switching_cost: float = Field(1.5, ge=0, le=50, description="Utility cost of changing vendor.")
-    privacy_sensitivity: tuple[float, float, float] = Field(
-        (0.4, 1.5, 2.5),
+    b_contacts: float = world(
+        "b_contacts",
+        ge=0,
+        le=50,
+        description="Utility weight of the share of contacts on a vendor.",
+    )
+    switching_cost: float = world(
+        "switching_cost", ge=0, le=50, description="Utility cost of changing vendor."
+    )
+    privacy_sensitivity: tuple[float, float, float] = world(
+        "privacy_sensitivity",
         description="Mean privacy sensitivity per segment (consumer, enterprise, government).",
     )
-    privacy_dispersion: float = Field(
-        1.0, ge=0, le=5, description="Shape spread of sensitivity (gamma CV)."
+    privacy_dispersion: float = world(
+        "privacy_dispersion", ge=0, le=5, description="Shape spread of sensitivity (gamma CV)."
     )
-    privacy_salience: float = Field(
-        1.0, ge=0, le=10, description="Multiplier on all privacy sensitivities."
+    privacy_salience: float = world(
+        "privacy_salience", ge=0, le=10, description="Multiplier on all privacy sensitivities."
     )
-    price_sensitivity_spread: float = Field(
-        0.8, ge=0, le=2, description="Lognormal sigma of price sensitivity."
+    price_sensitivity_spread: float = world(
+        "price_sensitivity_spread", ge=0, le=2, description="Lognormal sigma of price sensitivity."
     )
-    initial_age_cycles: float = Field(
-        2.0,
+    initial_age_cycles: float = world(
+        "initial_age_cycles",
         gt=0,
         le=10,
         description="Initial device ages spread uniformly over this many replacement "
         "cycles (1 / hazard quarters each).",
     )
-    contacts_mean_degree: int = Field(10, ge=0, le=200, description="Contacts per user.")
-    contacts_cross_border: float = Field(
-        0.05, ge=0, le=1, description="Share of a consumer's contacts abroad."
+    contacts_mean_degree: int = world(
+        "contacts_mean_degree", ge=0, le=200, description="Contacts per user."
     )
-    contacts_cross_border_enterprise: float = Field(
-        0.25, ge=0, le=1, description="Share of an enterprise user's contacts abroad."
+    contacts_cross_border: float = world(
+        "contacts_cross_border", ge=0, le=1, description="Share of a consumer's contacts abroad."
+    )
+    contacts_cross_border_enterprise: float = world(
+        "contacts_cross_border_enterprise",
+        ge=0,
+        le=1,
+        description="Share of an enterprise user's contacts abroad.",
     )
 
     # --- governments ------------------------------------------------------
-    demand_rate: float = Field(
-        0.25, ge=0, le=10, description="Base hazard of a demand per quarter per vendor."
+    demand_rate: float = world(
+        "demand_rate", ge=0, le=10, description="Base hazard of a demand per quarter per vendor."
     )
-    visibility_floor: float = Field(
-        0.05, ge=0, le=1, description="Visibility of a vendor with no local users."
+    visibility_floor: float = world(
+        "visibility_floor", ge=0, le=1, description="Visibility of a vendor with no local users."
     )
-    segment_weights: tuple[float, float, float] = Field(
-        (1.0, 5.0, 10.0),
+    segment_weights: tuple[float, float, float] = world(
+        "segment_weights",
         description="Weight of consumer, enterprise, government users in visibility and ban cost.",
     )
-    contagion: float = Field(
-        0.5, ge=0, le=10, description="Rise in demand propensity per concession cited."
+    contagion: float = world(
+        "contagion", ge=0, le=10, description="Rise in demand propensity per concession cited."
     )
-    deadline_quarters: int = Field(2, ge=0, le=20, description="Quarters until enforcement.")
-    ban_cost_weight: float = Field(
-        4.0, ge=0, le=100, description="Weight of the domestic cost of losing a vendor."
+    deadline_quarters: int = world(
+        "deadline_quarters", ge=0, le=20, description="Quarters until enforcement."
     )
-    partial_deal_value: float = Field(
-        0.6, ge=0, le=1, description="Share of its gain a government sees in a partial deal."
+    ban_review_rate: float = world(
+        "ban_review_rate",
+        ge=0,
+        le=20,
+        description="Hazard per quarter that a ban is reviewed and lifted (courts, public "
+        "cost, a deal), times the share of the domestic cost in cost plus gain.",
     )
-    severity_noise: float = Field(0.1, ge=0, le=1, description="Sd of demand severity.")
-    severity_law_restraint: float = Field(
-        0.7,
+    ban_cost_income_elasticity: float = world(
+        "ban_cost_income_elasticity",
+        ge=0,
+        le=2,
+        description="Exponent of income in a government's cost of a ban (0: a ban costs "
+        "poor and rich countries alike; 1: in proportion to income).",
+    )
+    ban_cost_weight: float = world(
+        "ban_cost_weight",
+        ge=0,
+        le=100,
+        description="Weight of the domestic cost of losing a vendor.",
+    )
+    partial_deal_value: float = world(
+        "partial_deal_value",
+        ge=0,
+        le=1,
+        description="Share of its gain a government sees in a partial deal.",
+    )
+    severity_noise: float = world(
+        "severity_noise", ge=0, le=1, description="Sd of demand severity."
+    )
+    severity_law_restraint: float = world(
+        "severity_law_restraint",
         ge=0,
         le=1,
         description="How far rule of law r scales a demand's severity down: "
         "severity = a (1 - this r) + severity_appetite_floor a (+ noise).",
     )
-    severity_appetite_floor: float = Field(
-        0.3,
+    severity_appetite_floor: float = world(
+        "severity_appetite_floor",
         ge=0,
         le=1,
         description="Share of appetite a that adds to severity whatever the rule of law.",
     )
-    severity_bands: tuple[float, float] = Field(
-        (1 / 3, 2 / 3),
+    severity_bands: tuple[float, float] = world(
+        "severity_bands",
         description="Severity cuts between targeted intercept (consumer traffic), broad "
         "interception (consumer and enterprise) and bulk access (all three tiers).",
     )
-    demand_cooldown: int = Field(
-        2,
+    demand_cooldown: int = world(
+        "demand_cooldown",
         ge=0,
         le=40,
         description="Quarters a government waits, beyond the deadline interval, before "
@@ -375,68 +481,100 @@ class Params(_Strict):
     )
 
     # --- vendors ----------------------------------------------------------
-    trust_loss_comply: float = Field(
-        0.25, ge=0, le=1, description="Trust lost by full access granted anywhere."
+    trust_loss_comply: float = world(
+        "trust_loss_comply", ge=0, le=1, description="Trust lost by full access granted anywhere."
     )
-    trust_loss_base: float = Field(
-        0.3,
+    trust_loss_base: float = world(
+        "trust_loss_base",
         ge=0,
         le=1,
         description="Share of trust_loss_comply lost for access of severity 0: "
         "loss = trust_loss_comply (this + trust_loss_slope severity).",
     )
-    trust_loss_slope: float = Field(
-        0.7, ge=0, le=1, description="Extra share of trust_loss_comply lost per unit of severity."
+    trust_loss_slope: float = world(
+        "trust_loss_slope",
+        ge=0,
+        le=1,
+        description="Extra share of trust_loss_comply lost per unit of severity.",
     )
-    negotiation_trust_weight: float = Field(
-        0.5,
+    negotiation_trust_weight: float = world(
+        "negotiation_trust_weight",
         ge=0,
         le=1,
         description="Share of the trust loss that a negotiated (partial, disclosed) grant costs.",
     )
-    access_trust_cap: float = Field(
-        0.5,
+    access_trust_cap: float = world(
+        "access_trust_cap",
         ge=0,
         le=1,
         description="Share of stance that trust can no longer recover to when a vendor has "
         "granted access in every country (scaled by the share of such countries).",
     )
-    trust_gain_refuse: float = Field(
-        0.02, ge=0, le=1, description="Trust gained by a public refusal or exit."
+    trust_gain_refuse: float = world(
+        "trust_gain_refuse",
+        ge=-1,
+        le=1,
+        description="Trust gained by a public refusal or exit (negative: lost, where the public "
+        "sides with the government, as it leaned to in a terror case; docs/cases.md, case 6).",
     )
-    trust_recovery: float = Field(
-        0.05, ge=0, le=1, description="Share of the gap to stance closed per quarter."
+    trust_recovery: float = world(
+        "trust_recovery", ge=0, le=1, description="Share of the gap to stance closed per quarter."
     )
-    ecosystem_rate: float = Field(
-        0.08, ge=0, le=1, description="Share of the gap to installed share closed per quarter."
+    ecosystem_rate: float = world(
+        "ecosystem_rate",
+        ge=0,
+        le=1,
+        description="Share of the gap to installed share closed per quarter.",
     )
-    ecosystem_exponent: float = Field(
-        0.5, gt=0, le=3, description="q's target is installed share to this power."
+    ecosystem_exponent: float = world(
+        "ecosystem_exponent", gt=0, le=3, description="q's target is installed share to this power."
     )
-    rd_effect: float = Field(
-        0.02, ge=0, le=1, description="Ecosystem gained per quarter per US$1bn of R&D."
+    rd_effect: float = world(
+        "rd_effect", ge=0, le=1, description="Ecosystem gained per quarter per US$1bn of R&D."
     )
-    withdraw_cut: float = Field(
-        0.5, ge=0, le=1, description="Share of local stance lost by withdrawing a feature."
+    withdraw_cut: float = world(
+        "withdraw_cut",
+        ge=0,
+        le=1,
+        description="Share of local stance lost by withdrawing a feature.",
     )
-    loss_quarters: int = Field(
-        4, ge=1, le=100, description="k: handset losses in a row before leaving the market."
+    loss_quarters: int = world(
+        "loss_quarters",
+        ge=1,
+        le=100,
+        description="k: handset losses in a row before leaving the market.",
     )
-    ev_horizon: int = Field(
-        8, ge=1, le=100, description="Quarters of profit the expected-value rule weighs."
+    ev_horizon: int = world(
+        "ev_horizon", ge=1, le=100, description="Quarters of profit the expected-value rule weighs."
     )
-    ev_ban_uncertainty: float = Field(
-        0.1,
-        gt=0,
+    decision_temperature: float = world(
+        "decision_temperature",
+        ge=0,
+        le=5,
+        description="Noise in vendors' answers and governments' verdicts: they choose by a "
+        "logit over the values of their options, each value relative to what is at stake; "
+        "0 always takes the best value (sharp thresholds).",
+    )
+    legal_penalty: float = world(
+        "legal_penalty",
+        ge=0,
+        le=5,
+        description="Expected cost of refusing a lawful demand, as a share of the country's "
+        "value to the vendor, times the country's rule of law and the demand's severity "
+        "(courts enforce orders where law rules; elsewhere bans do).",
+    )
+    backdoor_trust_factor: float = world(
+        "backdoor_trust_factor",
+        ge=1,
         le=10,
-        description="Expected-value rule: width of the logistic on the government's gain "
-        "minus its cost (the vendor's uncertainty about the government's resolve).",
+        description="How many times more trust it costs to build access to traffic the "
+        "vendor cannot read (a back door) than to hand over traffic it can.",
     )
-    learning_rate: float = Field(
-        0.3, ge=0, le=1, description="Adaptive rule: weight of the newest outcome."
+    learning_rate: float = world(
+        "learning_rate", ge=0, le=1, description="Adaptive rule: weight of the newest outcome."
     )
-    exploration: float = Field(
-        0.1, ge=0, le=1, description="Adaptive rule: chance of a random answer."
+    exploration: float = world(
+        "exploration", ge=0, le=1, description="Adaptive rule: chance of a random answer."
     )
 
     # --- validation across fields ----------------------------------------
@@ -460,6 +598,24 @@ class Params(_Strict):
                 )
         if sum(v.initial_share for v in self.vendors) <= 0:
             raise ValueError("vendors' initial_share must not all be zero")
+        for v in self.vendors:
+            unknown = sorted(set(v.country_shares) - set(cnames))
+            if unknown:
+                raise ValueError(
+                    f"vendors.{v.name}.country_shares names {unknown}; allowed: {cnames}"
+                )
+        for c in cnames:
+            listed = sum(v.country_shares.get(c, 0.0) for v in self.vendors)
+            if listed > 1 + 1e-9:
+                raise ValueError(f"country_shares in {c!r} add up to {listed:.3f}, more than 1")
+        if self.units_sold:
+            first = self.start_year
+            last = self.start_year + (self.start_quarter - 1 + self.quarters - 1) // 4
+            missing = [y for y in range(first, last + 1) if y not in self.units_sold]
+            if missing:
+                raise ValueError(f"units_sold lacks the run's year(s) {missing}")
+            if any(u < 0 for u in self.units_sold.values()):
+                raise ValueError("units_sold must not be negative")
         for d in self.scripted_demands:
             if d.vendor not in names:
                 raise ValueError(f"scripted demand names vendor {d.vendor!r}; allowed {names}")
@@ -538,6 +694,20 @@ class Params(_Strict):
         return _get_path(data, path)
 
     @classmethod
+    def world_fields(cls) -> list[str]:
+        """Names of the world parameters: behaviour shared by every scenario."""
+        return [n for n, f in cls.model_fields.items() if _role(f) == "world"]
+
+    @classmethod
+    def case_fields(cls) -> list[str]:
+        """Names of the case inputs: the dated facts a scenario gives."""
+        return [n for n in cls.model_fields if n not in cls.world_fields()]
+
+    def world(self) -> dict[str, Any]:
+        """This parameter set's world parameters, by name."""
+        return {n: getattr(self, n) for n in self.world_fields()}
+
+    @classmethod
     def describe(cls) -> list[dict[str, Any]]:
         """One row per top-level scalar field: name, default, description, range."""
         rows = []
@@ -552,9 +722,14 @@ class Params(_Strict):
                     description=f.description,
                     low=lo,
                     high=hi,
+                    role=_role(f),
                 )
             )
         return rows
+
+
+def _role(field: Any) -> str:
+    return (field.json_schema_extra or {}).get("role", "case")
 
 
 def _is_numeric(annotation: Any) -> bool:

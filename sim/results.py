@@ -7,7 +7,7 @@ per-quarter table, the long (tidy) frame, the run's summary and the dashboard
 all read these records, so no figure is computed in two places.
 
 Figures are in real users and US$ millions; the per-cell counts ``installed``
-and ``sales`` are in simulated users (multiply by ``scale`` for real users).
+and ``sales`` are in simulated users (multiply by ``scale[country]`` for real users).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ MARKET_FIGURES: dict[str, tuple[str, str]] = {
     "bans": ("int64", "bans imposed so far, all governments"),
     "backdowns": ("int64", "demands dropped so far, all governments"),
     "deals": ("int64", "partial deals accepted so far, all governments"),
+    "bans_lifted": ("int64", "bans lifted so far, all governments"),
     "country_exits": ("int64", "countries left so far, all vendors"),
     "vendor_failures": ("int64", "vendors that have left the handset market"),
 }
@@ -75,6 +76,7 @@ GOVERNMENT_FIGURES: dict[str, tuple[str, str]] = {
     "bans_imposed": ("int64", "bans imposed so far"),
     "demands_dropped": ("int64", "demands dropped (back-downs) so far"),
     "deals_accepted": ("int64", "partial deals accepted so far"),
+    "lifted_bans": ("int64", "bans it has lifted so far"),
     "readable_share": ("float64", "share of its users on platforms it can read"),
 }
 
@@ -110,7 +112,7 @@ class Results:
         country_names: Sequence[str],
         labels: Sequence[str],
         dates: Sequence[pd.Timestamp],
-        scale: float,
+        scale: np.ndarray,
     ) -> None:
         rows, n_v, n_c = horizon + 1, len(vendor_names), len(country_names)
         self.horizon = horizon
@@ -118,7 +120,7 @@ class Results:
         self.country_names = list(country_names)
         self.labels = list(labels)
         self.dates = list(dates)
-        self.scale = scale
+        self.scale = np.asarray(scale, dtype=np.float64)  # real users per simulated, by country
         self.market = {k: np.zeros(rows, dtype=d) for k, (d, _) in MARKET_FIGURES.items()}
         self.vendor = {k: np.zeros((rows, n_v), dtype=d) for k, (d, _) in VENDOR_FIGURES.items()}
         self.government = {
@@ -205,12 +207,13 @@ class Results:
         for i, v in enumerate(self.vendor_names):
             for j, c in enumerate(self.country_names):
                 for s, seg in enumerate(SEGMENTS):
-                    inst = self.installed[:n, i, j, s] * self.scale
+                    inst = self.installed[:n, i, j, s] * self.scale[j]
+                    sold = self.sales[:n, i, j, s] * self.scale[j]
                     block("vendor", v, "installed_users", inst, c, seg)
-                    block("vendor", v, "units_sold", self.sales[:n, i, j, s] * self.scale, c, seg)
+                    block("vendor", v, "units_sold", sold, c, seg)
         for j, c in enumerate(self.country_names):
             for s, seg in enumerate(SEGMENTS):
-                readable = self.readable[:n, j, s] * self.scale
+                readable = self.readable[:n, j, s] * self.scale[j]
                 block("government", c, "readable_users", readable, c, seg)
         df = pd.concat(parts, ignore_index=True)
         labels = np.asarray(self.labels[:n], dtype=object)

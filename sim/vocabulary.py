@@ -85,6 +85,7 @@ class EventKind(StrEnum):
     WITHDRAW_FEATURE = "withdraw feature"
     BAN = "ban"
     BACKDOWN = "back-down"
+    BAN_LIFTED = "ban lifted"
     PARTIAL_DEAL = "partial deal"
     COUNTRY_EXIT = "country exit"
     VENDOR_FAILURE = "vendor failure"

@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from privmarket.agents.user_market import NO_VENDOR, UserPopulation
+from privmarket.sim.growth import arrivals
 from privmarket.sim.params import Params
 
 #: Users per chunk when drawing contacts. Each chunk makes its draws in a fixed
@@ -26,21 +27,45 @@ BLOCK = 65_536
 
 
 def country_sizes(params: Params, rng: np.random.Generator) -> np.ndarray:
-    """Simulated users per country, proportional to real population (multinomial)."""
-    pop = np.array([c.population for c in params.countries], dtype=np.float64)
+    """Simulated users per country, proportional to real population times ``oversample``
+    (multinomial)."""
+    pop = np.array([c.population * c.oversample for c in params.countries], dtype=np.float64)
     return rng.multinomial(params.n_users, pop / pop.sum()).astype(np.int64)
+
+
+def country_scale(params: Params, initial: np.ndarray) -> np.ndarray:
+    """Real users per simulated user in each country (the same everywhere unless a
+    country is oversampled)."""
+    real = np.array([c.population for c in params.countries], dtype=np.float64) * 1e6
+    return np.where(initial > 0, real / np.maximum(initial, 1), params.scale)
 
 
 def build_population(params: Params, rng: np.random.Generator) -> UserPopulation:
     """Draw every user's country, segment, sensitivities, vendor and contacts.
 
     Users are stored sorted by country, so a country's users are one contiguous
-    block; contact draws and per-country tallies rely on this.
+    block; contact draws and per-country counts rely on this. In a growing
+    market the store holds every user the run will have: in each country's block
+    the users there at the start come first, with a vendor, and those who
+    arrive later follow in the order they arrive, with none yet
+    (``UserPopulation.arrivals``, see :mod:`privmarket.sim.growth`).
     """
-    n = params.n_users
+    initial = country_sizes(params, rng)
+    pop_scale = country_scale(params, initial)
+    later = arrivals(params, initial, pop_scale)
+    sizes = initial + later.sum(axis=0)
+    n = int(sizes.sum())
     pop = UserPopulation(n)
-    sizes = country_sizes(params, rng)
     pop.country[:] = np.repeat(np.arange(len(sizes), dtype=np.int16), sizes)
+    pop.block_start = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    pop.initial = initial
+    pop.arrivals = later
+    pop.scale = pop_scale
+    present = None  # every user is there from the start
+    if later.any():
+        present = np.zeros(n, dtype=bool)
+        for c, k in enumerate(initial):
+            present[pop.block_start[c] : pop.block_start[c] + k] = True
 
     # Segment: by the country's segment mix, one country block at a time (a
     # (users, 3) table of mixes would dominate the build's peak memory).
@@ -68,16 +93,21 @@ def build_population(params: Params, rng: np.random.Generator) -> UserPopulation
 
     # Initial vendor, by initial installed-base weights times the vendor's
     # affinity with the user's segment (a vendor strong with enterprises);
-    # then initial device ages.
-    w = np.array(
-        [[v.initial_share * a for a in v.segment_affinity] for v in params.vendors],
-        dtype=np.float64,
-    )  # (vendors, segments)
-    for s in range(3):
-        in_s = pop.segment == s
-        col = w[:, s] if w[:, s].sum() > 0 else w.sum(axis=1)
-        pop.vendor[in_s] = rng.choice(len(col), size=int(in_s.sum()), p=col / col.sum())
-    del in_s
+    # where a vendor's share of a country is known, by that share there.
+    if any(v.country_shares for v in params.vendors):
+        _draw_vendors_by_country(pop, params, present, rng)
+    else:
+        w = np.array(
+            [[v.initial_share * a for a in v.segment_affinity] for v in params.vendors],
+            dtype=np.float64,
+        )  # (vendors, segments)
+        for s in range(3):
+            in_s = pop.segment == s
+            if present is not None:
+                in_s &= present  # those still to come have no vendor yet
+            col = w[:, s] if w[:, s].sum() > 0 else w.sum(axis=1)
+            pop.vendor[in_s] = rng.choice(len(col), size=int(in_s.sum()), p=col / col.sum())
+        del in_s
     # Ages spread over a few replacement cycles (a market already in its
     # replacement rhythm), capped at 100 years (an int16 and a tiny hazard must
     # not overflow).
@@ -86,8 +116,35 @@ def build_population(params: Params, rng: np.random.Generator) -> UserPopulation
     pop.device_age[:] = rng.integers(0, max(max_age, 1), size=n, dtype=np.int16)
 
     build_contacts(pop, params, sizes, rng)
-    assert (pop.vendor != NO_VENDOR).all()
+    assert present is not None or (pop.vendor != NO_VENDOR).all()
     return pop
+
+
+def _draw_vendors_by_country(
+    pop: UserPopulation, params: Params, present: np.ndarray | None, rng: np.random.Generator
+) -> None:
+    """Initial vendors country by country: a vendor with a known share of a country
+    holds about that share there (its segment affinity tilts it toward some
+    segments); the others share the rest by their initial_share weights."""
+    vendors = params.vendors
+    affinity = np.array([v.segment_affinity for v in vendors], dtype=np.float64)  # (V, 3)
+    for c, country in enumerate(params.countries):
+        known = np.array([v.country_shares.get(country.name, np.nan) for v in vendors])
+        share = np.where(np.isnan(known), 0.0, known)
+        rest = np.isnan(known)
+        free = max(0.0, 1.0 - share.sum())
+        weights = np.array([v.initial_share for v in vendors]) * rest
+        if weights.sum() > 0:
+            share = share + free * weights / weights.sum()
+        lo, hi = int(pop.block_start[c]), int(pop.block_start[c + 1])
+        for s in range(3):
+            rows = np.flatnonzero(pop.segment[lo:hi] == s) + lo
+            if present is not None:
+                rows = rows[present[rows]]
+            col = share * affinity[:, s]
+            if col.sum() <= 0:
+                col = share if share.sum() > 0 else np.ones(len(vendors))
+            pop.vendor[rows] = rng.choice(len(col), size=len(rows), p=col / col.sum())
 
 
 def _draw_segments(

@@ -2,13 +2,25 @@
 
 A scenario file (``<name>.toml`` in this folder) holds a one-line ``summary``,
 a ``note`` (the real counterpart, what is measured, what is assumed),
-``sources``, the ``patterns`` it must reproduce, and the parameters it sets:
-top-level ones under ``[parameters]``, and the world's ``[[countries]]``,
-``[[vendors]]`` and ``[[scripted_demands]]``. Everything a file does not set
-keeps its default (:class:`privmarket.sim.params.Params`), so shared defaults
-are written once. A country or vendor entry may start from a block of
-``shared.toml`` with ``like = "key"`` and add what differs. The result is
-validated by the same pydantic model as every other parameter set.
+``sources``, the ``patterns`` it must reproduce, and its *case inputs*: the
+dated facts of the case (``[parameters]`` for the run's size, dates and growth,
+``[[countries]]``, ``[[vendors]]``, ``[[scripted_demands]]``). It never sets a
+world parameter (behaviour shared by every scenario: :meth:`Params.world_fields`);
+those come from the shipped estimate (``sim/posterior/world.toml``). Loading a
+file that sets one is an error naming it.
+
+One world, many cases:
+
+* a vendor that appears in several cases is one vendor: its entry names its
+  specification in ``vendors.toml`` (``spec = "blackberry"``), which fixes its
+  decision rule and stance; the entry gives only its dated state (prices, costs,
+  cash, shares, what it can read);
+* a real country's surveillance appetite, rule of law and income come from
+  published indices by one mapping for every country (:func:`appetite_from_rank`,
+  :func:`rule_of_law_from_percentile`, :func:`income_from_gdp`);
+* a country entry may start from a block of ``shared.toml`` (``like = "key"``).
+
+The result is validated by the same pydantic model as every other parameter set.
 
 To add a scenario, add a file: it is found by its name.
 
@@ -46,6 +58,39 @@ ORDER = (
     "platform-decline-2009-2016",
 )
 SHARED = "shared.toml"
+VENDORS = "vendors.toml"
+#: A vendor's behaviour, fixed by its specification (vendors.toml), never by a case.
+VENDOR_BEHAVIOUR = ("strategy", "threshold", "stance", "many_makers")
+#: Index inputs of a real country entry, mapped to appetite and rule of law.
+INDEX_KEYS = ("press_freedom_rank", "press_freedom_countries", "rule_of_law_percentile")
+
+
+def appetite_from_rank(rank: int, countries: int) -> float:
+    """Surveillance appetite from the RSF World Press Freedom Index rank.
+
+    (rank - 1) / (countries ranked - 1): 0 for the freest press, 1 for the least
+    free. Ranks rather than scores, so that the index's two changes of scale
+    (2013, 2022) do not matter. The same mapping for every country.
+    """
+    return (rank - 1) / (countries - 1)
+
+
+#: GDP per person (current US$) that counts as income level 1: about the world's
+#: average in 2010-2016 (World Bank; a rounded, recalled figure).
+REFERENCE_GDP_PER_CAPITA = 10_000.0
+
+
+def income_from_gdp(gdp_per_capita: float) -> float:
+    """Income level from GDP per person: the square root of its ratio to the world's
+    average. Device prices vary far less than incomes, so income enters as a square
+    root (a guess). The same mapping for every country."""
+    return (gdp_per_capita / REFERENCE_GDP_PER_CAPITA) ** 0.5
+
+
+def rule_of_law_from_percentile(percentile: float) -> float:
+    """Rule of law from the World Bank's Worldwide Governance Indicators (Rule of Law,
+    percentile rank 0-100), divided by 100. The same mapping for every country."""
+    return percentile / 100
 
 
 @dataclass(frozen=True)
@@ -86,7 +131,7 @@ def list_scenarios() -> list[str]:
     found = sorted(
         p.name.removesuffix(".toml")
         for p in FOLDER.iterdir()
-        if p.name.endswith(".toml") and p.name != SHARED
+        if p.name.endswith(".toml") and p.name not in (SHARED, VENDORS)
     )
     return [n for n in ORDER if n in found] + [n for n in found if n not in ORDER]
 
@@ -113,11 +158,18 @@ def _load(name: str) -> Scenario:
         raise ParameterError(f"{source}: {exc}") from None
     if spec.name != name:
         raise ParameterError(f"{source}: name = {spec.name!r} differs from the file's name")
+    world = [k for k in spec.parameters if k in Params.world_fields()]
+    if world:
+        raise ParameterError(
+            f"{source}: [parameters] sets world parameter(s) {', '.join(world)}; a scenario "
+            "gives case inputs only (world parameters are shared by every scenario: "
+            f"{', '.join(Params.case_fields())} are allowed)"
+        )
     data: dict[str, Any] = dict(spec.parameters)
-    for key in ("countries", "vendors"):
-        entries = getattr(spec, key)
-        if entries is not None:
-            data[key] = [_expand(entry, key, source) for entry in entries]
+    if spec.countries is not None:
+        data["countries"] = [_country(entry, source) for entry in spec.countries]
+    if spec.vendors is not None:
+        data["vendors"] = [_vendor(entry, source) for entry in spec.vendors]
     if spec.scripted_demands:
         data["scripted_demands"] = spec.scripted_demands
     try:
@@ -140,15 +192,72 @@ def _load(name: str) -> Scenario:
     )
 
 
-def _expand(entry: dict[str, Any], key: str, source: str) -> dict[str, Any]:
-    """A country or vendor entry with its ``like`` block from shared.toml filled in."""
-    if "like" not in entry:
-        return dict(entry)
-    like = entry["like"]
-    blocks = _shared().get(key, {})
-    if like not in blocks:
+@functools.cache
+def vendor_specs() -> dict[str, dict[str, Any]]:
+    """The vendors that appear in several cases, by key: their behaviour, written once."""
+    return tomllib.loads(FOLDER.joinpath(VENDORS).read_text(encoding="utf-8"))
+
+
+def _country(entry: dict[str, Any], source: str) -> dict[str, Any]:
+    """A country entry with its ``like`` block filled in and its indices mapped."""
+    entry = dict(entry)
+    if "like" in entry:
+        like = entry.pop("like")
+        blocks = _shared().get("countries", {})
+        if like not in blocks:
+            raise ParameterError(
+                f"{source}: country entry like = {like!r} names no block of {SHARED}; "
+                f"allowed: {', '.join(blocks) or 'none'}"
+            )
+        entry = {**blocks[like], **entry}
+    given = [k for k in INDEX_KEYS if k in entry]
+    if given:
+        name = entry.get("name", "?")
+        if len(given) != len(INDEX_KEYS):
+            missing = [k for k in INDEX_KEYS if k not in entry]
+            raise ParameterError(f"{source}: country {name!r} lacks {', '.join(missing)}")
+        by_hand = [k for k in ("appetite", "rule_of_law") if k in entry]
+        if by_hand:
+            raise ParameterError(
+                f"{source}: country {name!r} sets {', '.join(by_hand)} by hand and from the "
+                "indices; give the indices only"
+            )
+        rank, n = entry.pop("press_freedom_rank"), entry.pop("press_freedom_countries")
+        if not (isinstance(rank, int) and isinstance(n, int) and 1 <= rank <= n and n > 1):
+            raise ParameterError(
+                f"{source}: country {name!r}: press_freedom_rank {rank!r} of "
+                f"{n!r}: expected whole numbers with 1 <= rank <= countries"
+            )
+        entry["appetite"] = appetite_from_rank(rank, n)
+        entry["rule_of_law"] = rule_of_law_from_percentile(entry.pop("rule_of_law_percentile"))
+    if "gdp_per_capita" in entry:
+        if "income" in entry:
+            raise ParameterError(
+                f"{source}: country {entry.get('name', '?')!r} sets income by hand and from "
+                "gdp_per_capita; give gdp_per_capita only"
+            )
+        entry["income"] = income_from_gdp(float(entry.pop("gdp_per_capita")))
+    return entry
+
+
+def _vendor(entry: dict[str, Any], source: str) -> dict[str, Any]:
+    """A vendor entry: its specification's behaviour, with the case's dated state."""
+    entry = dict(entry)
+    key = entry.pop("spec", None)
+    if key is None:
         raise ParameterError(
-            f"{source}: {key} entry like = {like!r} names no block of {SHARED}; "
-            f"allowed: {', '.join(blocks) or 'none'}"
+            f"{source}: vendor entry {entry.get('name', '?')!r} names no spec; a real vendor "
+            f"is one vendor across its cases: give spec = one of {', '.join(vendor_specs())}"
         )
-    return {**blocks[like], **{k: v for k, v in entry.items() if k != "like"}}
+    if key not in vendor_specs():
+        raise ParameterError(
+            f"{source}: vendor spec {key!r} is not in {VENDORS}; "
+            f"allowed: {', '.join(vendor_specs())}"
+        )
+    behaviour = [k for k in entry if k in VENDOR_BEHAVIOUR or k == "name"]
+    if behaviour:
+        raise ParameterError(
+            f"{source}: vendor {key!r} sets {', '.join(behaviour)}, which its spec fixes "
+            f"({VENDORS}); a case gives only dated state"
+        )
+    return {**vendor_specs()[key], **entry}

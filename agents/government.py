@@ -184,7 +184,8 @@ class Government(mesa.Agent):
         ``cost`` (no draw is made when bans are never reviewed)."""
         if market.params.ban_review_rate <= 0:
             return False
-        lifted = market.rng.random() < lift_probability(gain, cost, market.params)
+        chance = lift_probability(gain, cost, self.rule_of_law, market.params)
+        lifted = market.rng.random() < chance
         if lifted:
             self.lifted_bans += 1
         return lifted

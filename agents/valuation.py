@@ -76,12 +76,19 @@ def ban_probability(gain: float, cost: float, params: Params) -> float:
     return 1.0 / (1.0 + math.exp(-max(-700.0, min(700.0, z))))
 
 
-def lift_probability(gain: float, cost: float, params: Params) -> float:
-    """The chance a ban is lifted in a quarter's review: courts, public cost and deals
-    press the harder the more the ban costs against what it gains."""
+def lift_probability(gain: float, cost: float, rule_of_law: float, params: Params) -> float:
+    """The chance a ban is lifted in a quarter's review.
+
+    Of 13 blocks of a communications service that were lifted, 2010-2024, courts
+    and the number of users hurt were the reasons given; 9 ended within a quarter,
+    4 lasted years where courts were slow (docs/cases.md, blocks that were
+    lifted). So the review's pressure is the mean of the rule of law and the
+    ban's cost against its gain, times ``ban_review_rate``.
+    """
     if params.ban_review_rate <= 0 or gain + cost <= 0:
         return 0.0
-    return 1.0 - math.exp(-params.ban_review_rate * cost / (gain + cost))
+    pressure = 0.5 * (rule_of_law + cost / (gain + cost))
+    return 1.0 - math.exp(-params.ban_review_rate * pressure)
 
 
 def trust_loss(severity: float, params: Params) -> float:

@@ -140,13 +140,17 @@ class Vendor(mesa.Agent):
 
     # --- what the market values of this vendor, as its rules read them ---
     def local_value(self, country: int, market: MarketView) -> float:
-        """Last quarter's contribution of ``country`` to profit, US$M (>= 0)."""
-        return max(0.0, float(market.local_margin(self.index, country)))
+        """What ``country`` is worth to it a quarter, US$M (>= 0): last quarter's margin
+        there, grown with the market it expects there (a vendor values a market that is
+        growing fast, as India's was in 2010, more than its last quarter shows)."""
+        margin = max(0.0, float(market.local_margin(self.index, country)))
+        return margin * market.market_growth(country)
 
     def privacy_stake(self, market: MarketView) -> float:
         """Quarterly gross margin owed to privacy-minded users, US$M (expected figures
-        before the first quarter, last quarter's after)."""
-        return max(0.0, market.gross_margin(self.index)) * market.privacy_dependence(self.index)
+        before the first quarter, last quarter's after), grown with the world market."""
+        margin = max(0.0, market.gross_margin(self.index)) * market.privacy_dependence(self.index)
+        return margin * market.market_growth()
 
     # --- changes that follow from answers and verdicts (applied by the model)
     def grant(

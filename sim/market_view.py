@@ -61,6 +61,11 @@ class MarketView(Protocol):
         """Last quarter's contribution of a country to a vendor's profit, US$M."""
         ...
 
+    def market_growth(self, country: int | None = None) -> float:
+        """Users expected over the decision horizon per user there is now (1: no growth),
+        in a country or (None) the world."""
+        ...
+
     def privacy_dependence(self, vendor: int) -> float:
         """Share of a vendor's users' attraction owed to privacy (0..1), last quarter."""
         ...

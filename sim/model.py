@@ -438,10 +438,11 @@ class MarketModel(mesa.Model):
                 continue
             units = self.sales[v.index].sum(axis=1) * scale  # (C,) real devices
             inst = self.installed[v.index].sum(axis=1) * scale  # (C,) real users
-            local_price = (self.sales[v.index] * v.price[None, :]).sum(axis=1) * scale
-            dev = float((local_price * self._income).sum()) / 1e6
+            # Devices sell at the same price everywhere (income changes how much a
+            # price hurts a buyer, not what the vendor books).
+            dev = float(((self.sales[v.index] * v.price[None, :]).sum(axis=1) * scale).sum()) / 1e6
             unit_costs = float(units.sum()) * v.spec.unit_cost / 1e6
-            serv = float((inst * self._income).sum()) * v.spec.service_revenue / 1e6
+            serv = float(inst.sum()) * v.spec.service_revenue / 1e6
             v.book(dev, unit_costs, serv, units=float(units.sum()), installed=float(inst.sum()))
 
     # ------------------------------------------- 6. ecosystems and trust
@@ -478,9 +479,9 @@ class MarketModel(mesa.Model):
         for v in self.vendor_list:
             i = v.index
             units_i = sales[i]
-            margin_unit = v.price[None, :] * self._income[:, None] - v.spec.unit_cost
+            margin_unit = v.price[None, :] - v.spec.unit_cost
             dev = (units_i * margin_unit).sum(axis=1)
-            serv = self.installed[i].sum(axis=1) * self._income * v.spec.service_revenue
+            serv = self.installed[i].sum(axis=1) * v.spec.service_revenue
             self._local_margin[i] = (dev + serv) * scale_m - v.spec.country_cost
             self._gross_margin[i] = float(((dev + serv) * scale_m).sum())
             mean_priv = priv_sum[i] / n_on[i] if n_on[i] else 0.0
@@ -582,6 +583,20 @@ class MarketModel(mesa.Model):
 
     def local_margin(self, vendor: int, country: int) -> float:
         return float(self._local_margin[vendor, country])
+
+    def market_growth(self, country: int | None = None) -> float:
+        """Users expected over the next ``ev_horizon`` quarters, on average, per user there
+        is now (1: no growth), in ``country`` or (None) the world; from the arrival path."""
+        arriving = self.user_market.population.arrivals
+        present = self.user_market.present.astype(np.float64)
+        now = present.sum() if country is None else present[country]
+        if now <= 0 or len(arriving) <= 1:
+            return 1.0
+        ahead = arriving[self.quarter + 1 : self.quarter + 1 + self.params.ev_horizon]
+        cum = np.cumsum(ahead.sum(axis=1) if country is None else ahead[:, country])
+        h = self.params.ev_horizon
+        padded = np.concatenate([cum, np.full(h - len(cum), cum[-1] if len(cum) else 0.0)])
+        return float(1.0 + padded.mean() / now)
 
     def privacy_dependence(self, vendor: int) -> float:
         return float(self._privacy_dependence[vendor])

@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from privmarket.experiments.patterns import PATTERNS, REQUIRED, STANDOFFS, yearly_sales_shares
+from privmarket.experiments.patterns import PATTERNS, STANDOFFS, yearly_sales_shares
 from privmarket.sim.model import MarketModel
 from privmarket.sim.params import ParameterError, Params
 from privmarket.sim.scenarios import get_scenario
@@ -127,9 +127,10 @@ def world_updates(theta: dict[str, float]) -> dict[str, Any]:
         value = float(value)
         if name == "business_weight":
             out["segment_weights"] = (1.0, value, 2.0 * value)
-        elif name in ("deadline_quarters", "demand_cooldown", "loss_quarters", "ev_horizon"):
-            out[name] = int(round(value))
-        elif name == "contacts_mean_degree":
+        elif (
+            name in ("deadline_quarters", "demand_cooldown", "loss_quarters", "ev_horizon")
+            or name == "contacts_mean_degree"
+        ):
             out[name] = int(round(value))
         else:
             out[name] = value

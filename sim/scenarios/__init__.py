@@ -150,14 +150,34 @@ def _shared() -> dict[str, dict[str, dict[str, Any]]]:
 
 @functools.cache
 def _load(name: str) -> Scenario:
-    source = f"scenario file {name}.toml"
+    scenario = load_scenario(FOLDER.joinpath(f"{name}.toml"))
+    if scenario.name != name:
+        raise ParameterError(
+            f"scenario file {name}.toml: name = {scenario.name!r} differs from the file's name"
+        )
+    return scenario
+
+
+def load_scenario(path: Any) -> Scenario:
+    """A scenario from a TOML file anywhere (the shipped ones are in this folder).
+
+    The same rules hold as for the shipped scenarios: case inputs only, real vendors
+    by their spec, real countries' indices mapped the one way.
+    """
+    source = f"scenario file {Path(str(path)).name}"
     try:
-        raw = tomllib.loads(FOLDER.joinpath(f"{name}.toml").read_text(encoding="utf-8"))
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
         spec = ScenarioFile(**raw)
-    except (tomllib.TOMLDecodeError, ValidationError) as exc:
-        raise ParameterError(f"{source}: {exc}") from None
-    if spec.name != name:
-        raise ParameterError(f"{source}: name = {spec.name!r} differs from the file's name")
+    except FileNotFoundError:
+        raise ParameterError(f"{source}: no such file") from None
+    except UnicodeDecodeError:
+        raise ParameterError(f"{source}: not a UTF-8 text file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ParameterError(f"{source}: not valid TOML ({exc})") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ParameterError(f"{source}: {where}: {first['msg']}") from None
     world = [k for k in spec.parameters if k in Params.world_fields()]
     if world:
         raise ParameterError(

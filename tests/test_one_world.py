@@ -1,0 +1,235 @@
+"""One world, many cases: shared world parameters, one vendor one spec, indices mapped
+the one way, decisions under uncertainty, a growing market and bans with a duration."""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from importlib.resources import files
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from privmarket.agents.valuation import ban_probability, lift_probability
+from privmarket.sim.model import MarketModel
+from privmarket.sim.params import ParameterError, Params
+from privmarket.sim.scenarios import (
+    VENDOR_BEHAVIOUR,
+    appetite_from_rank,
+    get_scenario,
+    income_from_gdp,
+    list_scenarios,
+    load_scenario,
+    rule_of_law_from_percentile,
+    vendor_specs,
+)
+from privmarket.sim.vocabulary import Answer, EventKind, Presence
+
+from .conftest import small_world
+
+FOLDER = Path(str(files("privmarket.sim.scenarios")))
+REAL = [n for n in list_scenarios() if n != "baseline"]
+
+
+# ------------------------------------------------------ shared world parameters
+@pytest.mark.parametrize("name", list_scenarios())
+def test_no_scenario_file_sets_a_world_parameter(name: str) -> None:
+    raw = tomllib.loads((FOLDER / f"{name}.toml").read_text())
+    world = set(Params.world_fields())
+    assert not set(raw.get("parameters", {})) & world
+    for entry in raw.get("vendors", []):
+        assert "spec" in entry, f"{name}: a vendor without its spec"
+        assert not set(entry) & set(VENDOR_BEHAVIOUR), f"{name}: behaviour set by a case"
+
+
+def test_a_scenario_that_sets_a_world_parameter_is_refused_by_name(tmp_path: Path) -> None:
+    text = (FOLDER / "pakistan-2015.toml").read_text()
+    bad = tmp_path / "mine.toml"
+    bad.write_text(text.replace("[parameters]\n", "[parameters]\nban_cost_weight = 7.0\n"))
+    with pytest.raises(ParameterError, match="world parameter.*ban_cost_weight"):
+        load_scenario(bad)
+    bad.write_text(text.replace('spec = "blackberry"\n', 'spec = "blackberry"\nstance = 0.5\n'))
+    with pytest.raises(ParameterError, match="stance.*which its spec fixes"):
+        load_scenario(bad)
+    ok = tmp_path / "copy.toml"
+    ok.write_text(text)
+    assert load_scenario(ok).params == get_scenario("pakistan-2015").params
+
+
+def test_the_same_vendor_is_one_vendor_across_its_cases() -> None:
+    behaviour = {}
+    for name in REAL:
+        for v in get_scenario(name).params.vendors:
+            fixed = tuple(getattr(v, k) for k in VENDOR_BEHAVIOUR)
+            assert behaviour.setdefault(v.name, fixed) == fixed, f"{v.name} differs in {name}"
+    assert {"BlackBerry", "Apple"} <= set(behaviour)
+    blackberry = [
+        n for n in REAL if "BlackBerry" in {v.name for v in get_scenario(n).params.vendors}
+    ]
+    assert len(blackberry) >= 5  # four stand-offs and the decline
+    assert set(vendor_specs()) >= {"blackberry", "apple"}
+
+
+def test_appetite_rule_of_law_and_income_come_from_indices_by_one_mapping() -> None:
+    assert appetite_from_rank(1, 180) == 0.0 and appetite_from_rank(180, 180) == 1.0
+    assert rule_of_law_from_percentile(24) == 0.24
+    assert math.isclose(income_from_gdp(10_000), 1.0)
+    pakistan = get_scenario("pakistan-2015").params.countries[0]
+    assert math.isclose(pakistan.appetite, (159 - 1) / (180 - 1))
+    assert math.isclose(pakistan.rule_of_law, 0.24)
+    uk = get_scenario("uk-2025").params.countries[0]
+    assert uk.appetite < 0.2 < 0.8 < pakistan.appetite + uk.rule_of_law
+
+
+# ------------------------------------------------------ decisions under uncertainty
+def test_temperature_zero_gives_back_the_threshold() -> None:
+    sharp = Params().with_updates({"decision_temperature": 0.0})
+    assert ban_probability(0.6, 0.5, sharp) == 1.0 and ban_probability(0.4, 0.5, sharp) == 0.0
+    warm = Params().with_updates({"decision_temperature": 0.3})
+    p = [ban_probability(g, 0.5, warm) for g in (0.1, 0.4, 0.5, 0.6, 2.0)]
+    assert p == sorted(p) and math.isclose(p[2], 0.5) and 0 < p[0] < p[-1] < 1
+    # reviews: courts and cost press harder the more the ban costs
+    review = Params().with_updates({"ban_review_rate": 1.0})
+    assert lift_probability(0.5, 2.0, 0.9, review) > lift_probability(0.5, 0.1, 0.1, review) > 0
+
+
+def test_a_rule_at_temperature_zero_draws_no_random_numbers() -> None:
+    kw = dict(rng=3, decision_temperature=0.0, ban_review_rate=0.0, exploration=0.0)
+    a = MarketModel("pakistan-2015", **kw).run()
+    b = MarketModel("pakistan-2015", **kw).run()
+    assert a.table().equals(b.table())
+
+
+def test_expected_value_stakes_are_never_zero_in_the_first_quarter() -> None:
+    m = MarketModel("pakistan-2015", rng=1)
+    bb = m.vendor_list[0]
+    assert m.quarter == 0 and bb.revenue == 0.0  # nothing booked yet
+    assert bb.privacy_stake(m) > 0 and bb.local_value(0, m) > 0
+
+
+def test_the_adaptive_rule_never_explores_leaving() -> None:
+    world = small_world(
+        vendors=[
+            dict(name="Big", initial_share=0.8, stance=0.3),
+            dict(name="Learner", initial_share=0.2, stance=0.5, strategy="adaptive"),
+        ],
+        countries=[dict(name="A", appetite=1.0), dict(name="B", appetite=1.0)],
+        endogenous_demands=True,
+        demand_rate=10.0,
+        exploration=1.0,
+        quarters=30,
+    )
+    answers = []
+    for seed in range(4):
+        m = MarketModel(world, rng=seed).run()
+        answers += [e.answer for e in m.events if e.kind is EventKind.ANSWER]
+    assert len(answers) > 20
+    assert Answer.EXIT not in answers
+
+
+# ------------------------------------------------------------ a growing market
+def test_users_arrive_along_the_path_in_a_store_sized_for_the_last_quarter() -> None:
+    m = MarketModel("platform-decline-2009-2016", rng=1, n_users=2000)
+    column = m.population.vendor
+    capacity = len(column)
+    users = [m.table()["users"].iloc[-1]]
+    for _ in range(m.horizon):
+        m.step()
+        users.append(m.table()["users"].iloc[-1])
+    assert m.population.vendor is column and len(m.population.vendor) == capacity
+    assert m.user_market.n == capacity  # everyone has arrived by the last quarter
+    assert users == sorted(users) and users[-1] > 5 * users[0]
+    # every present user has chosen a vendor: the new ones chose like due users
+    assert (m.population.vendor >= 0).all()
+
+
+def test_a_synthetic_world_grows_at_its_rate() -> None:
+    m = MarketModel(n_users=2000, quarters=8, rng=1, growth_rate=0.05).run()
+    users = m.table()["users"]
+    assert users.iloc[-1] / users.iloc[0] == pytest.approx(1.05**8, rel=0.02)
+
+
+# ------------------------------------------------------------- bans that end
+def test_bans_are_reviewed_and_lifted_and_users_come_back() -> None:
+    world = small_world(
+        vendors=[
+            dict(name="Big", initial_share=0.7, stance=0.3),
+            dict(name="Small", initial_share=0.3, stance=0.95, strategy="principled"),
+        ],
+        countries=[dict(name="Home", appetite=1.0, ban_tolerance=0.0), dict(name="Away")],
+        scripted_demands=[
+            dict(quarter=1, country=0, vendor="Small", severity=1.0, deadline=1),
+        ],
+        ban_review_rate=5.0,
+        decision_temperature=0.0,
+        ban_cost_weight=0.1,
+        hazard=0.02,
+        quarters=10,
+    )
+    m = MarketModel(world, rng=2).run()
+    kinds = [e.kind for e in m.events]
+    assert EventKind.BAN in kinds and EventKind.BAN_LIFTED in kinds
+    lifted = next(e for e in m.events if e.kind is EventKind.BAN_LIFTED)
+    assert lifted.quarter > next(e for e in m.events if e.kind is EventKind.BAN).quarter
+    small = m.vendor_list[1]
+    assert small.presence[0] == Presence.ACTIVE and not small.blocked[0].any()
+    # users it had lost were offered to come back, and many did: far more than the
+    # few (2% a quarter) whose device would have come due anyway
+    before = m.results.installed[lifted.quarter - 1, 1, 0].sum()
+    after = m.results.installed[lifted.quarter, 1, 0].sum()
+    lost = m.results.installed[0, 1, 0].sum() - before
+    assert after - before > 5 * 0.02 * lost
+    assert (m.population.banned_from == -1).all()
+
+
+def test_a_ban_blocks_the_service_asked_about() -> None:
+    world = small_world(
+        vendors=[
+            dict(name="Big", initial_share=0.7, stance=0.3),
+            dict(name="Small", initial_share=0.3, stance=0.95, strategy="principled"),
+        ],
+        countries=[dict(name="Home", appetite=1.0, ban_tolerance=0.0), dict(name="Away")],
+        scripted_demands=[
+            dict(
+                quarter=1,
+                country=0,
+                vendor="Small",
+                segments=[True, False, False],
+                severity=1.0,
+                deadline=1,
+            ),
+        ],
+        ban_review_rate=0.0,
+        decision_temperature=0.0,
+        withdraw_cut=0.0,  # withdrawing a feature would not avert the ban: it refuses
+        quarters=4,
+    )
+    m = MarketModel(world, rng=1).run()
+    small = m.vendor_list[1]
+    assert small.blocked[0].tolist() == [True, False, False]
+    assert small.presence[0] == Presence.ACTIVE  # still sells to business and state users
+    assert m.installed[1, 0, 0] == 0 and m.installed[1, 0, 1:].sum() > 0
+
+
+def test_a_platform_of_many_makers_does_not_leave_by_the_viability_rule() -> None:
+    world = small_world(
+        vendors=[
+            dict(name="Platform", initial_share=0.5, fixed_cost=1e6, many_makers=True),
+            dict(name="Firm", initial_share=0.5, fixed_cost=1e6),
+        ],
+        quarters=8,
+    )
+    m = MarketModel(world, rng=1).run()
+    assert m.vendor_list[0].alive and not m.vendor_list[1].alive
+
+
+def test_world_parameter_defaults_are_the_shipped_estimate() -> None:
+    text = files("privmarket.sim").joinpath("posterior/world.toml").read_text()
+    estimate = tomllib.loads(text)["estimate"]
+    assert set(estimate) == set(Params.world_fields())
+    defaults = Params()
+    for name, value in estimate.items():
+        got = getattr(defaults, name)
+        assert (list(got) if isinstance(got, tuple) else got) == value, name
+    assert np.isfinite(list(defaults.world().values())[0])

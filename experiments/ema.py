@@ -158,11 +158,10 @@ def catalogue(scenario: str = "baseline") -> pd.DataFrame:
     are the declared bounds (empty where there is none).
 
     >>> cat = catalogue().set_index("path")
-    >>> print(cat.loc[["vendors.Aegis.stance", "n_users"], ["name", "kind", "low", "high"]])
-                                          name     kind  low         high
-    path
-    vendors.Aegis.stance  vendors_Aegis_stance     real  0.0          1.0
-    n_users                            n_users  integer  1.0   50000000.0
+    >>> cat.loc["vendors.Aegis.stance", "name"], cat.loc["vendors.Aegis.stance", "kind"]
+    ('vendors_Aegis_stance', 'real')
+    >>> float(cat.loc["n_users", "low"]), float(cat.loc["n_users", "high"])
+    (1.0, 50000000.0)
     """
     rows = _catalogue_rows(scenario)
     columns = ["path", "name", "kind", "low", "high", "default", "description"]

@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -406,9 +407,10 @@ def driver_text(indices: pd.DataFrame, index: str | None = None) -> str:
     resolved = list(iv.index[iv["resolved"]])
     if resolved:
         listed = "; ".join(f"**{p}** ({show(p)})" for p in resolved)
+        each = "each interval excludes" if len(resolved) > 1 else "its interval excludes"
         return (
-            f"{listed}: {'these intervals exclude' if len(resolved) > 1 else 'its interval excludes'}"
-            " zero, but they overlap another parameter's, so the sample cannot say which matters most"
+            f"{listed}: {each} zero, but the largest overlaps another parameter's interval, "
+            "so the sample cannot say which matters most"
         )
     if iv.empty:
         return "not estimated (no parameters)"
@@ -638,8 +640,6 @@ def _design_frame(df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
 
 def _quiet_ema_import() -> Any:
     """EMA Workbench's PRIM, imported without its notice about an optional parallel backend."""
-    import warnings
-
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="ipyparallel not installed")
         from ema_workbench.analysis import prim
@@ -714,8 +714,12 @@ def _prim(
     threshold (fewest restrictions on a tie), simplified by dropping the
     restrictions that are not significant.
     """
-    prim = _quiet_ema_import().Prim(x, y, peel_alpha=alpha, mass_min=min_mass)
-    box = prim.find_box()
+    with warnings.catch_warnings():
+        # EMA 3.0 calls pandas in ways pandas 3 deprecates (``drop(inplace=True)``); the
+        # warning is about EMA's code, not ours or the user's, and changes no result.
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ema_workbench\.")
+        prim = _quiet_ema_import().Prim(x, y, peel_alpha=alpha, mass_min=min_mass)
+        box = prim.find_box()
     init = box.box_lims[0]
     steps = box.peeling_trajectory.copy()
     traj = pd.DataFrame(
@@ -731,7 +735,11 @@ def _prim(
     meeting = [i for i in restricted if traj["density"][i] >= threshold]
     if meeting:
         pick = max(meeting, key=lambda i: (traj["coverage"][i], -traj["restricted"][i], -i))
-        pick = _drop_insignificant(box, pick, threshold, significance)
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", category=DeprecationWarning, module=r"ema_workbench\."
+            )
+            pick = _drop_insignificant(box, pick, threshold, significance)
         return [_prim_box(box, pick, init)], None, traj
     if not restricted:
         return [], None, traj

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -477,3 +480,15 @@ def test_analyze_refuses_bad_discovery_input_before_writing(grid, tmp_path, caps
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_notebook_03_names_drivers_only_through_the_interval_check():
+    """The notebook's drivers come from driver_text, never from the largest point estimate."""
+    import nbformat
+
+    path = Path(__file__).resolve().parent.parent / "notebooks" / "03-survival-map.ipynb"
+    code = "\n".join(
+        c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"
+    )
+    assert "driver_text(" in code
+    assert not re.search(r"\[\s*[\"'](?:S1|ST)[\"']\s*\]\s*\.idxmax\(", code)

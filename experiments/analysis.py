@@ -8,7 +8,7 @@ calls work in a notebook and behind ``privmarket analyze``::
     si = sobol_indices("out/sweeps/sobol", "privacy_exposure")
     grid = survival_map("out/sweeps/survival-map", "vendors.Aegis.stance",
                         "countries.*.appetite", outcome="Aegis.alive")
-    found = discover("out/sweeps/lhs-discovery", "Aegis.alive", method="prim")
+    found = discover("out/sweeps/discovery-lhs", "Aegis.alive", method="prim")
     print(found.text())
 
 Outcomes are named as in ``model.summary()`` (``"privacy_exposure"``,
@@ -32,10 +32,12 @@ with ``fig.savefig(path)`` or show in a notebook.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,9 +56,9 @@ __all__ = [
     "bands_figure",
     "discover",
     "driver_text",
+    "heatmap_figure",
     "index_intervals",
     "leading_driver",
-    "heatmap_figure",
     "morris_indices",
     "outcome_figure",
     "point_summary",
@@ -638,12 +640,18 @@ def _design_frame(df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
     return pd.DataFrame(x)
 
 
-def _quiet_ema_import() -> Any:
-    """EMA Workbench's PRIM, imported without its notice about an optional parallel backend."""
+@contextlib.contextmanager
+def _quiet_ema() -> Iterator[None]:
+    """Silence EMA Workbench's own notices, which concern its code, not ours or the user's.
+
+    At import it says an optional parallel backend (ipyparallel) is missing; EMA 3.0
+    also calls pandas in ways pandas 3 deprecates (``drop(inplace=True)``). Neither
+    changes a result.
+    """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="ipyparallel not installed")
-        from ema_workbench.analysis import prim
-    return prim
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ema_workbench\.")
+        yield
 
 
 def _prim_box(box: Any, i: int, init: pd.DataFrame) -> Box:
@@ -714,12 +722,10 @@ def _prim(
     threshold (fewest restrictions on a tie), simplified by dropping the
     restrictions that are not significant.
     """
-    with warnings.catch_warnings():
-        # EMA 3.0 calls pandas in ways pandas 3 deprecates (``drop(inplace=True)``); the
-        # warning is about EMA's code, not ours or the user's, and changes no result.
-        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ema_workbench\.")
-        prim = _quiet_ema_import().Prim(x, y, peel_alpha=alpha, mass_min=min_mass)
-        box = prim.find_box()
+    with _quiet_ema():
+        from ema_workbench.analysis.prim import Prim
+
+        box = Prim(x, y, peel_alpha=alpha, mass_min=min_mass).find_box()
     init = box.box_lims[0]
     steps = box.peeling_trajectory.copy()
     traj = pd.DataFrame(
@@ -735,10 +741,7 @@ def _prim(
     meeting = [i for i in restricted if traj["density"][i] >= threshold]
     if meeting:
         pick = max(meeting, key=lambda i: (traj["coverage"][i], -traj["restricted"][i], -i))
-        with warnings.catch_warnings():
-            warnings.filterwarnings(
-                "ignore", category=DeprecationWarning, module=r"ema_workbench\."
-            )
+        with _quiet_ema():
             pick = _drop_insignificant(box, pick, threshold, significance)
         return [_prim_box(box, pick, init)], None, traj
     if not restricted:

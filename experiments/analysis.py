@@ -1089,6 +1089,22 @@ def tradeoff_figure(found: Discovery) -> Figure:
 
 
 # ------------------------------------------------------- the analyze command
+def _check_manifest(manifest: Any, folder: str | os.PathLike) -> None:
+    """A one-line error for a manifest.json that is not a sweep's (rather than a KeyError later)."""
+    design = manifest.get("design") if isinstance(manifest, dict) else None
+    if not (
+        isinstance(design, dict)
+        and isinstance(manifest.get("name"), str)
+        and isinstance(manifest.get("n_runs"), int)
+        and isinstance(design.get("kind"), str)
+        and isinstance(design.get("names"), list)
+    ):
+        raise ValueError(
+            f"{os.fspath(folder)!r}: its manifest.json is not a sweep's (no name, run count or "
+            "design); give a folder written by privmarket sweep"
+        )
+
+
 def analyze_folder(
     folder: str | os.PathLike,
     outcome: str | None = None,
@@ -1105,6 +1121,7 @@ def analyze_folder(
     from privmarket.experiments.sweep.store import load_series
 
     manifest = load_manifest(folder)
+    _check_manifest(manifest, folder)
     df = load_results(folder)
     plan = manifest.get("analysis", {}) or {}
     names = manifest["design"]["names"]

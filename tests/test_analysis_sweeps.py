@@ -492,3 +492,12 @@ def test_notebook_03_names_drivers_only_through_the_interval_check():
     )
     assert "driver_text(" in code
     assert not re.search(r"\[\s*[\"'](?:S1|ST)[\"']\s*\]\s*\.idxmax\(", code)
+
+
+@pytest.mark.parametrize("text", ['{"format": "privmarket-sweep/1"}', '{"design": {}}', "[1, 2]"])
+def test_analyze_refuses_a_foreign_manifest_in_one_line(tmp_path, capsys, text):
+    (tmp_path / "manifest.json").write_text(text)
+    assert main(["analyze", str(tmp_path), "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "is not a sweep's" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "a").exists()

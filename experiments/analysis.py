@@ -8,15 +8,23 @@ calls work in a notebook and behind ``privmarket analyze``::
     si = sobol_indices("out/sweeps/sobol", "privacy_exposure")
     grid = survival_map("out/sweeps/survival-map", "vendors.Aegis.stance",
                         "countries.*.appetite", outcome="Aegis.alive")
-    found = discover("out/sweeps/lhs-discovery", "Aegis.alive", method="prim")
+    found = discover("out/sweeps/discovery-lhs", "Aegis.alive", method="prim")
     print(found.text())
 
 Outcomes are named as in ``model.summary()`` (``"privacy_exposure"``,
 ``"Aegis.alive"``), with or without the ``out.`` prefix; parameters by their
-path (``"vendors.Aegis.stance"``), with or without ``param.``. Only runs with
-status ``ok`` enter an analysis. Replicates of a design point are averaged
-where a method needs one value per point (Sobol and Morris indices); boolean
-outcomes become shares (a survival probability).
+path (``"vendors.Aegis.stance"``), with or without ``param.``. An analysis of
+an outcome uses the runs with status ``ok`` and a finite value of it; the
+others (failed, not run yet, empty or NaN, infinite) are left out and counted,
+never silently: :func:`runs_used` gives both, each result carries the count
+(``.attrs["left_out"]`` or ``Discovery.left_out``) and ``privmarket analyze``
+prints it. Replicates of a design point are averaged where a method needs one
+value per point (Sobol and Morris indices); boolean outcomes become shares (a
+survival probability).
+
+Scenario discovery is EMA Workbench's PRIM and scikit-learn's decision tree;
+sensitivity indices are SALib's. This module arranges their inputs and
+outputs and draws the figures.
 
 Figures are :class:`matplotlib.figure.Figure` objects (no pyplot), to save
 with ``fig.savefig(path)`` or show in a notebook.
@@ -24,9 +32,12 @@ with ``fig.savefig(path)`` or show in a notebook.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,13 +50,19 @@ from privmarket.experiments.sweep.spec import parse_condition
 from privmarket.experiments.sweep.store import load_manifest, load_results
 
 __all__ = [
+    "Box",
     "Discovery",
+    "LeftOut",
     "bands_figure",
     "discover",
+    "driver_text",
     "heatmap_figure",
+    "index_intervals",
+    "leading_driver",
     "morris_indices",
     "outcome_figure",
     "point_summary",
+    "runs_used",
     "sensitivity_figure",
     "sobol_indices",
     "survival_map",
@@ -91,8 +108,86 @@ def parameter_column(df: pd.DataFrame, name: str) -> str:
     return col
 
 
-def _ok(df: pd.DataFrame) -> pd.DataFrame:
-    return df[df["status"] == "ok"] if "status" in df.columns else df
+@dataclass(frozen=True)
+class LeftOut:
+    """The runs an analysis of one outcome left out, and why.
+
+    >>> LeftOut("hhi", recorded=10, failed=2, infinite=1).text()
+    'left out 3 of 10 runs for hhi: 2 failed; 1 with an infinite value; 7 used'
+    """
+
+    outcome: str
+    recorded: int  # runs in the results
+    failed: int = 0  # status failed
+    not_run: int = 0  # status missing (a sweep not finished)
+    no_value: int = 0  # ok, but the outcome is empty or NaN
+    infinite: int = 0  # ok, but the outcome is +-inf
+    reasons: tuple[tuple[str, int], ...] = ()  # failure messages, most common first
+
+    @property
+    def count(self) -> int:
+        return self.failed + self.not_run + self.no_value + self.infinite
+
+    @property
+    def used(self) -> int:
+        return self.recorded - self.count
+
+    def text(self) -> str:
+        if not self.count:
+            return f"all {self.recorded} runs used for {self.outcome} (none failed or non-finite)"
+        parts = []
+        if self.failed:
+            why = "; ".join(f"{n} x {msg}" for msg, n in self.reasons)
+            parts.append(f"{self.failed} failed" + (f" ({why})" if why else ""))
+        if self.not_run:
+            parts.append(f"{self.not_run} not run yet")
+        if self.no_value:
+            parts.append(f"{self.no_value} with no value (empty or NaN)")
+        if self.infinite:
+            parts.append(f"{self.infinite} with an infinite value")
+        return (
+            f"left out {self.count} of {self.recorded} runs for {self.outcome}: "
+            + "; ".join(parts)
+            + f"; {self.used} used"
+        )
+
+
+def _reasons(errors: pd.Series, shown: int = 3) -> tuple[tuple[str, int], ...]:
+    """The most common failure messages, without their source location, shortened."""
+    short = errors.fillna("no error recorded").astype(str).str.split(" (at ", regex=False).str[0]
+    short = short.map(lambda m: m if len(m) <= 90 else m[:87] + "...")
+    return tuple((str(m), int(n)) for m, n in short.value_counts().head(shown).items())
+
+
+def _usable(df: pd.DataFrame, col: str) -> tuple[pd.DataFrame, LeftOut]:
+    status = df["status"] if "status" in df.columns else pd.Series("ok", index=df.index)
+    ok = (status == "ok").to_numpy()
+    failed = (status == "failed").to_numpy()
+    v = _numeric(df[col]).to_numpy()
+    empty = ok & np.isnan(v)
+    infinite = ok & np.isinf(v)
+    errors = df.loc[failed, "error"] if "error" in df.columns else pd.Series(dtype=str)
+    left_out = LeftOut(
+        _label(col),
+        recorded=len(df),
+        failed=int(failed.sum()),
+        not_run=int((~ok & ~failed).sum()),
+        no_value=int(empty.sum()),
+        infinite=int(infinite.sum()),
+        reasons=_reasons(errors) if failed.any() else (),
+    )
+    return df[ok & ~empty & ~infinite], left_out
+
+
+def runs_used(results: Results, outcome: str) -> tuple[pd.DataFrame, LeftOut]:
+    """The runs an analysis of ``outcome`` uses (ok, with a finite value), and what it left out.
+
+    >>> used, left_out = runs_used("out/sweeps/sobol", "privacy_exposure")  # doctest: +SKIP
+    >>> print(left_out.text())  # doctest: +SKIP
+    all 1024 runs used for privacy_exposure (none failed or non-finite)
+    """
+    df = _frame(results)
+    return _usable(df, outcome_column(df, outcome))
 
 
 def _numeric(s: pd.Series) -> pd.Series:
@@ -106,9 +201,14 @@ def _label(col: str) -> str:
 
 
 def point_summary(results: Results, outcome: str) -> pd.DataFrame:
-    """One row per design point: its parameters, runs ok, mean, sd and 95% half-width."""
-    df = _ok(_frame(results))
+    """One row per design point: its parameters, runs used, mean, sd and 95% half-width.
+
+    Runs left out (failed, or without a finite value) are counted in
+    ``.attrs["left_out"]``.
+    """
+    df = _frame(results)
     col = outcome_column(df, outcome)
+    df, left_out = _usable(df, col)
     params = parameter_columns(df)
     y = _numeric(df[col])
     g = pd.DataFrame({"point": df["point"].to_numpy(), "y": y.to_numpy()}).groupby("point")["y"]
@@ -117,19 +217,22 @@ def point_summary(results: Results, outcome: str) -> pd.DataFrame:
     first = df.drop_duplicates("point").set_index("point")[params]
     out = first.join(out, how="right").reset_index()
     out.columns = [_label(c) for c in out.columns]
-    out.attrs["outcome"] = _label(col)
+    out.attrs.update(outcome=_label(col), left_out=left_out)
     return out
 
 
-def _point_means(df: pd.DataFrame, col: str, n_points: int, design: str) -> np.ndarray:
-    y = _numeric(_ok(df)[col])
-    means = y.groupby(_ok(df)["point"].to_numpy()).mean()
+def _point_means(
+    df: pd.DataFrame, col: str, n_points: int, design: str
+) -> tuple[np.ndarray, LeftOut]:
+    used, left_out = _usable(df, col)
+    means = _numeric(used[col]).groupby(used["point"].to_numpy()).mean()
     missing = [p for p in range(n_points) if p not in means.index or pd.isna(means.get(p))]
     if missing:
         shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
         raise ValueError(
             f"the {design} design needs every point; {len(missing)} point(s) have no ok run "
-            f"({shown}); finish the sweep or rerun failed runs with --retry-failed"
+            f"with a finite {_label(col)} ({shown}); {left_out.text()}; finish the sweep or "
+            "rerun failed runs with --retry-failed"
         )
     values = means.reindex(range(n_points)).to_numpy(dtype=np.float64)
     if np.nanstd(values) == 0:
@@ -137,7 +240,7 @@ def _point_means(df: pd.DataFrame, col: str, n_points: int, design: str) -> np.n
             f"outcome {_label(col)!r} is the same at every design point "
             f"({values[0]!r}); its sensitivity indices are undefined"
         )
-    return values
+    return values, left_out
 
 
 # ------------------------------------------------------------- sensitivity
@@ -168,7 +271,7 @@ def sobol_indices(
         raise ValueError(f"Sobol indices need a saltelli design; this sweep used {d['kind']!r}")
     df = _frame(results)
     col = outcome_column(df, outcome)
-    y = _point_means(df, col, m["n_points"], "saltelli")
+    y, left_out = _point_means(df, col, m["n_points"], "saltelli")
     problem = salib_problem(d["names"])
     si = salib_sobol.analyze(
         problem,
@@ -185,7 +288,7 @@ def sobol_indices(
     if d["second_order"]:
         out.attrs["S2"] = pd.DataFrame(si["S2"], index=d["names"], columns=d["names"])
         out.attrs["S2_conf"] = pd.DataFrame(si["S2_conf"], index=d["names"], columns=d["names"])
-    out.attrs.update(outcome=_label(col), method="sobol", conf_level=conf_level)
+    out.attrs.update(outcome=_label(col), method="sobol", conf_level=conf_level, left_out=left_out)
     return out
 
 
@@ -214,7 +317,7 @@ def morris_indices(
         raise ValueError(f"Morris indices need a morris design; this sweep used {d['kind']!r}")
     df = _frame(results)
     col = outcome_column(df, outcome)
-    y = _point_means(df, col, m["n_points"], "morris")
+    y, left_out = _point_means(df, col, m["n_points"], "morris")
     x = np.asarray(d["unit"], dtype=np.float64)
     si = salib_morris.analyze(
         salib_problem(d["names"]),
@@ -232,8 +335,92 @@ def morris_indices(
         },
         index=pd.Index(d["names"], name="parameter"),
     )
-    out.attrs.update(outcome=_label(col), method="morris", conf_level=conf_level)
+    out.attrs.update(outcome=_label(col), method="morris", conf_level=conf_level, left_out=left_out)
     return out
+
+
+def _index_column(indices: pd.DataFrame, index: str | None) -> str:
+    if index is None:
+        index = "ST" if "ST" in indices.columns else "mu_star"
+    if index not in indices.columns or f"{index}_conf" not in indices.columns:
+        have = [c for c in indices.columns if f"{c}_conf" in indices.columns]
+        raise ValueError(f"no index {index!r} with an interval; allowed: {', '.join(have)}")
+    return index
+
+
+def index_intervals(indices: pd.DataFrame, index: str | None = None) -> pd.DataFrame:
+    """Each parameter's index with its confidence interval, largest first.
+
+    ``index`` is a column of :func:`sobol_indices` (``"ST"``, the default, or
+    ``"S1"``) or of :func:`morris_indices` (``"mu_star"``). Columns: ``value``,
+    ``low``, ``high`` (value minus and plus the half-width at the indices'
+    confidence level) and ``resolved``: whether the interval lies wholly above
+    zero, the least a sample must show before it names the parameter as one
+    that matters.
+    """
+    index = _index_column(indices, index)
+    value = indices[index].astype("float64")
+    half = indices[f"{index}_conf"].astype("float64")
+    out = pd.DataFrame({"value": value, "low": value - half, "high": value + half})
+    out["resolved"] = (out["low"] > 0).fillna(False).astype(bool)
+    out = out.sort_values("value", ascending=False, kind="stable")
+    out.attrs.update(index=index, conf_level=indices.attrs.get("conf_level", 0.95))
+    return out
+
+
+def leading_driver(indices: pd.DataFrame, index: str | None = None) -> str | None:
+    """The parameter that drives the outcome, or None when the sample cannot tell.
+
+    A parameter is named only when its index's interval excludes zero and lies
+    wholly above every other parameter's interval. An estimate such as
+    S1 = 1.00 +- 1.46 names nothing, however large its point value.
+
+    >>> si = pd.DataFrame({"ST": [1.00, 0.2], "ST_conf": [1.46, 0.1]}, index=["a", "b"])
+    >>> leading_driver(si) is None
+    True
+    >>> si = pd.DataFrame({"ST": [0.9, 0.2], "ST_conf": [0.1, 0.1]}, index=["a", "b"])
+    >>> leading_driver(si)
+    'a'
+    """
+    iv = index_intervals(indices, index)
+    if iv.empty or not iv["resolved"].iloc[0]:
+        return None
+    others = iv["high"].iloc[1:]
+    return str(iv.index[0]) if (iv["low"].iloc[0] > others).all() else None
+
+
+def driver_text(indices: pd.DataFrame, index: str | None = None) -> str:
+    """One sentence on what drives the outcome that never names an unresolved parameter.
+
+    Names the leading driver when :func:`leading_driver` finds one; else the
+    parameters whose intervals exclude zero, saying the sample cannot rank
+    them; else says the sample is too small to resolve any.
+    """
+    iv = index_intervals(indices, index)
+    name, level = iv.attrs["index"], f"{100 * iv.attrs['conf_level']:.0f}%"
+
+    def show(p: Any) -> str:
+        r = iv.loc[p]
+        return f"{name} {r['value']:.2f}, {level} interval {r['low']:.2f} to {r['high']:.2f}"
+
+    lead = leading_driver(indices, index)
+    if lead is not None:
+        return f"**{lead}** ({show(lead)}; its interval lies above every other parameter's)"
+    resolved = list(iv.index[iv["resolved"]])
+    if resolved:
+        listed = "; ".join(f"**{p}** ({show(p)})" for p in resolved)
+        each = "each interval excludes" if len(resolved) > 1 else "its interval excludes"
+        return (
+            f"{listed}: {each} zero, but the largest overlaps another parameter's interval, "
+            "so the sample cannot say which matters most"
+        )
+    if iv.empty:
+        return "not estimated (no parameters)"
+    top = iv.index[0]
+    return (
+        f"not resolved: the sample is too small, every parameter's {level} interval of {name} "
+        f"includes zero (largest point value: {top}, {show(top)})"
+    )
 
 
 # ------------------------------------------------------------ survival map
@@ -269,11 +456,13 @@ def survival_map(
     they are; sampled parameters with many distinct values are binned into
     ``bins`` equal intervals (labelled by their centres). Rows are ``y``
     values (ascending), columns ``x`` values; ``.attrs["n"]`` holds the run
-    counts per cell in the same shape.
+    counts per cell in the same shape, ``.attrs["left_out"]`` the runs left
+    out (failed, or without a finite value).
     """
-    df = _ok(_frame(results))
+    df = _frame(results)
     xc, yc = parameter_column(df, x), parameter_column(df, y)
     col = outcome_column(df, outcome) if outcome else default_alive_outcome(df)
+    df, left_out = _usable(df, col)
     tidy = pd.DataFrame(
         {
             "x": _levels(df[xc], bins).to_numpy(),
@@ -289,6 +478,7 @@ def survival_map(
         outcome=_label(col),
         x=_label(xc),
         y=_label(yc),
+        left_out=left_out,
     )
     return mean
 
@@ -303,6 +493,9 @@ class Box:
     coverage: float  # share of all runs where it holds that fall in the box
     mass: float  # share of all runs in the box
     n: int  # runs in the box
+    # PRIM only: quasi-p-value of each restriction (Bryant and Lempert 2010), the
+    # one-sided binomial test EMA Workbench computes; small means the limit matters.
+    p_values: dict[str, float] = field(default_factory=dict)
 
     def rule(self) -> str:
         parts = []
@@ -326,59 +519,101 @@ def _fmt(x: float) -> str:
 
 @dataclass
 class Discovery:
-    """Regions where a condition holds, found by PRIM or a decision tree."""
+    """Regions where a condition holds, found by PRIM (EMA Workbench) or a tree (scikit-learn).
+
+    For PRIM, ``boxes`` holds the chosen box when one reaches the density
+    ``threshold``, and is empty when none does; ``best`` is then the densest
+    box PRIM found (shown, but not a finding). For a tree, ``boxes`` are the
+    leaves where the condition holds in most runs.
+    """
 
     method: str
     condition: str
     n: int  # runs analysed
     positives: int  # runs where the condition holds
     boxes: list[Box]
+    threshold: float = 0.8
+    best: Box | None = None  # PRIM: the densest box when no box reaches the threshold
     trajectory: pd.DataFrame = field(default_factory=pd.DataFrame)  # PRIM peeling steps
+    left_out: LeftOut | None = None
+
+    @property
+    def base_rate(self) -> float:
+        return self.positives / self.n if self.n else float("nan")
 
     def table(self) -> pd.DataFrame:
-        rows = []
-        for i, b in enumerate(self.boxes):
-            rows.append(
-                dict(
-                    box=i + 1,
-                    rule=b.rule(),
-                    density=b.density,
-                    coverage=b.coverage,
-                    mass=b.mass,
-                    runs=b.n,
-                )
+        shown = self.boxes or ([self.best] if self.best is not None else [])
+        rows = [
+            dict(
+                box=i + 1,
+                rule=b.rule(),
+                density=b.density,
+                coverage=b.coverage,
+                mass=b.mass,
+                runs=b.n,
+                meets_threshold=b.density >= self.threshold,
             )
-        return pd.DataFrame(rows)
+            for i, b in enumerate(shown)
+        ]
+        columns = ["box", "rule", "density", "coverage", "mass", "runs", "meets_threshold"]
+        return pd.DataFrame(rows, columns=columns)
 
     def text(self) -> str:
-        share = self.positives / self.n if self.n else float("nan")
         lines = [
             f"{self.method}: '{self.condition}' holds in {self.positives} of {self.n} runs "
-            f"({100 * share:.0f}%)"
+            f"({100 * self.base_rate:.0f}%)"
         ]
-        if not self.boxes:
-            lines.append("  no region found where it holds more often than overall")
-        for i, b in enumerate(self.boxes, 1):
-            lines.append(
-                f"  {i}. {b.rule()}: holds in {100 * b.density:.0f}% of its {b.n} runs, "
-                f"covers {100 * b.coverage:.0f}% of the runs where it holds "
-                f"({100 * b.mass:.0f}% of all runs)"
-            )
+        if self.left_out is not None and self.left_out.count:
+            lines.append("  " + self.left_out.text())
+        if self.method == "PRIM":
+            lines += self._prim_lines()
+        else:
+            if not self.boxes:
+                lines.append("  no leaf where it holds in most runs")
+            for i, b in enumerate(self.boxes, 1):
+                lines.append(f"  {i}. {b.rule()}: {_fit(b)}")
         return "\n".join(lines)
 
+    def _prim_lines(self) -> list[str]:
+        t = f"{self.threshold:.2f}"
+        if self.boxes:
+            b = self.boxes[0]
+            return [f"  box (density threshold {t}): {b.rule()}", f"    {_fit(b)}"]
+        if self.n and self.base_rate >= self.threshold:
+            return [
+                f"  it holds in {100 * self.base_rate:.0f}% of all runs, at or above the density "
+                f"threshold {t} without any restriction: there is no region to single out"
+            ]
+        if self.best is None:
+            return [f"  no box reaches the density threshold {t}; PRIM found no restriction at all"]
+        b = self.best
+        return [
+            f"  no box reaches the density threshold {t}; the densest box PRIM found "
+            f"has density {b.density:.2f}, below it, and is not a finding:",
+            f"    {b.rule()}: {_fit(b)}",
+            "    lower the threshold, or add runs or parameters that explain the condition",
+        ]
 
-def _target(df: pd.DataFrame, condition: str) -> tuple[pd.DataFrame, np.ndarray]:
+
+def _fit(b: Box) -> str:
+    return (
+        f"density {b.density:.2f} (holds in {round(b.density * b.n)} of its {b.n} runs), "
+        f"coverage {b.coverage:.2f} (of the runs where it holds), mass {b.mass:.2f}"
+    )
+
+
+def _target(df: pd.DataFrame, condition: str) -> tuple[pd.DataFrame, np.ndarray, LeftOut]:
+    """The runs with a finite value of the condition's outcome, whether it holds, what was left out."""
     name, op, value = parse_condition(condition)
     col = outcome_column(df, name)
+    df, left_out = _usable(df, col)
     s = df[col]
-    keep = s.notna().to_numpy()
-    df, s = df[keep], s[keep]
     if op is None:
         if not (s.dtype == bool or str(s.dtype) == "boolean"):
             raise ValueError(
                 f"outcome {name!r} is not true/false; give a comparison, e.g. '{name} > 0.5'"
             )
-        return df, s.astype(bool).to_numpy()
+        return df, s.astype(bool).to_numpy(), left_out
     v = _numeric(s).to_numpy()
     y = {
         "<": v < value,
@@ -388,161 +623,190 @@ def _target(df: pd.DataFrame, condition: str) -> tuple[pd.DataFrame, np.ndarray]
         "==": v == value,
         "!=": v != value,
     }[op]
-    return df, y
+    return df, y, left_out
 
 
-def _encode(df: pd.DataFrame, params: list[str]) -> tuple[np.ndarray, list[list[Any] | None]]:
-    """Numeric matrix of parameters; non-numeric ones as codes of their sorted levels."""
-    cols, cats = [], []
-    for p in params:
-        s = df[p]
-        num = pd.to_numeric(s, errors="coerce") if s.dtype != bool else s.astype(float)
-        if num.notna().all():
-            cols.append(num.to_numpy(dtype=np.float64))
-            cats.append(None)
+def _design_frame(df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    """The varied parameters as PRIM and trees take them: numbers as numbers, the rest as levels."""
+    x: dict[str, Any] = {}
+    for c in cols:
+        s = df[c]
+        num = None if s.dtype == bool or str(s.dtype) == "boolean" else pd.to_numeric(s, "coerce")
+        if num is not None and num.notna().all():
+            integer = pd.api.types.is_integer_dtype(num.dtype)
+            x[_label(c)] = num.to_numpy(dtype=np.int64 if integer else np.float64)
         else:
-            levels = sorted(s.astype(str).unique())
-            cols.append(s.astype(str).map({lv: i for i, lv in enumerate(levels)}).to_numpy(float))
-            cats.append(levels)
-    return np.column_stack(cols) if cols else np.empty((len(df), 0)), cats
+            x[_label(c)] = s.astype(str).to_numpy()
+    return pd.DataFrame(x)
 
 
-def _limits(lo, hi, full_lo, full_hi, names, cats) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for j, name in enumerate(names):
-        if lo[j] <= full_lo[j] and hi[j] >= full_hi[j]:
-            continue
-        if cats[j] is not None:
-            out[name] = [cats[j][k] for k in range(len(cats[j])) if lo[j] <= k <= hi[j]]
-        else:
-            out[name] = (
-                None if lo[j] <= full_lo[j] else float(lo[j]),
-                None if hi[j] >= full_hi[j] else float(hi[j]),
+@contextlib.contextmanager
+def _quiet_ema() -> Iterator[None]:
+    """Silence EMA Workbench's own notices, which concern its code, not ours or the user's.
+
+    At import it says an optional parallel backend (ipyparallel) is missing; EMA 3.0
+    also calls pandas in ways pandas 3 deprecates (``drop(inplace=True)``). Neither
+    changes a result.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="ipyparallel not installed")
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ema_workbench\.")
+        yield
+
+
+def _prim_box(box: Any, i: int, init: pd.DataFrame) -> Box:
+    """Entry ``i`` of an EMA PrimBox's trajectory as a :class:`Box` (read from ``box_lims``)."""
+    lims, row = box.box_lims[i], box.peeling_trajectory.iloc[i]
+    limits: dict[str, Any] = {}
+    for col in init.columns:
+        lo, hi = lims[col].iloc[0], lims[col].iloc[1]
+        full_lo, full_hi = init[col].iloc[0], init[col].iloc[1]
+        if isinstance(lo, set):
+            if lo != full_lo:
+                limits[col] = sorted(lo, key=str)
+        elif lo > full_lo or hi < full_hi:
+            limits[col] = (
+                float(lo) if lo > full_lo else None,
+                float(hi) if hi < full_hi else None,
             )
-    return out
+    p_values = {}
+    for col, sides in box.p_values[i].items():
+        valid = [float(p) for p in sides if p >= 0]  # EMA marks an unrestricted side with -1
+        if valid:
+            p_values[col] = min(valid)
+    return Box(
+        limits,
+        density=float(row["density"]),
+        coverage=float(row["coverage"]),
+        mass=float(row["mass"]),
+        n=int(row["n"]),
+        p_values=p_values,
+    )
+
+
+def _drop_insignificant(box: Any, i: int, threshold: float, significance: float) -> int:
+    """Drop restrictions that do not matter, as long as the box keeps the density threshold.
+
+    A restriction goes (with EMA's ``drop_restriction``) when every side of it
+    has a quasi-p-value of at least ``significance``, the least significant
+    first. Returns the trajectory entry of the simplified box.
+    """
+    while True:
+        candidates = []
+        for col, sides in box.p_values[i].items():
+            valid = [p for p in sides if p >= 0]
+            if valid and min(valid) >= significance:
+                candidates.append((min(valid), col))
+        for _, col in sorted(candidates, reverse=True):
+            box.drop_restriction(col, i)
+            j = len(box.peeling_trajectory) - 1
+            if box.peeling_trajectory["density"].iloc[j] >= threshold:
+                i = j
+                break
+        else:
+            return i
 
 
 def _prim(
-    x: np.ndarray, y: np.ndarray, alpha: float, min_mass: float
-) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """PRIM peeling (Friedman and Fisher 1999): the trajectory of boxes as (lo, hi, inside)."""
-    n, d = x.shape
-    inside = np.ones(n, dtype=bool)
-    lo, hi = x.min(axis=0).copy(), x.max(axis=0).copy()
-    steps = [(lo.copy(), hi.copy(), inside.copy())]
-    while True:
-        idx = np.flatnonzero(inside)
-        current = y[idx].mean()
-        best = None
-        for j in range(d):
-            xj = x[idx, j]
-            if xj.min() == xj.max():
-                continue
-            for side in ("low", "high"):
-                if side == "low":
-                    t = np.quantile(xj, alpha)
-                    keep = xj > t if (xj < t).sum() == 0 else xj >= t
-                else:
-                    t = np.quantile(xj, 1 - alpha)
-                    keep = xj < t if (xj > t).sum() == 0 else xj <= t
-                k = int(keep.sum())
-                if k == 0 or k == len(idx) or k < min_mass * n:
-                    continue
-                score = y[idx[keep]].mean()
-                cand = (score, k, j, side, keep)
-                if best is None or (score, k) > (best[0], best[1]):
-                    best = cand
-        if best is None or best[0] <= current:
-            break
-        _, _, j, side, keep = best
-        new_inside = np.zeros(n, dtype=bool)
-        new_inside[idx[keep]] = True
-        inside = new_inside
-        kept = x[idx[keep], j]
-        if side == "low":
-            lo[j] = kept.min()
-        else:
-            hi[j] = kept.max()
-        steps.append((lo.copy(), hi.copy(), inside.copy()))
-    return steps
+    x: pd.DataFrame,
+    y: np.ndarray,
+    threshold: float,
+    alpha: float,
+    min_mass: float,
+    significance: float,
+) -> tuple[list[Box], Box | None, pd.DataFrame]:
+    """PRIM by EMA Workbench: the chosen box (or none) and the densest one, with the trajectory.
 
-
-def _drop_insignificant(x, y, lo, hi, full_lo, full_hi, significance: float):
-    """Drop box restrictions that do not matter (Bryant and Lempert 2010's quasi-p-values).
-
-    For each restricted parameter, the box without that restriction has a
-    density ``p0``; the restriction is kept only if seeing the box's positives
-    in its runs would be unlikely (binomial tail probability below
-    ``significance``) at density ``p0``. The least significant restriction is
-    dropped first, until all remaining ones pass.
+    EMA 3.0 leaves the choice of a box on the peeling trajectory to its user:
+    here the box with the largest coverage among those that reach the density
+    threshold (fewest restrictions on a tie), simplified by dropping the
+    restrictions that are not significant.
     """
-    from scipy.stats import binom
+    with _quiet_ema():
+        from ema_workbench.analysis.prim import Prim
 
-    lo, hi = lo.copy(), hi.copy()
-    while True:
-        inside = np.all((x >= lo) & (x <= hi), axis=1)
-        k, m = int(y[inside].sum()), int(inside.sum())
-        worst, worst_p = None, significance
-        for j in range(x.shape[1]):
-            if lo[j] <= full_lo[j] and hi[j] >= full_hi[j]:
-                continue
-            wider = np.all(
-                (np.delete(x, j, axis=1) >= np.delete(lo, j))
-                & (np.delete(x, j, axis=1) <= np.delete(hi, j)),
-                axis=1,
-            )
-            p0 = y[wider].mean() if wider.any() else 0.0
-            p = float(binom.sf(k - 1, m, p0)) if m else 1.0
-            if p >= worst_p:
-                worst, worst_p = j, p
-        if worst is None:
-            return lo, hi
-        lo[worst], hi[worst] = full_lo[worst], full_hi[worst]
-
-
-def _gini_split(xj: np.ndarray, y: np.ndarray, min_leaf: int) -> tuple[float, float] | None:
-    """Best threshold on one feature: (weighted Gini impurity, threshold) or None."""
-    order = np.argsort(xj, kind="stable")
-    xs, ys = xj[order], y[order].astype(np.float64)
-    n = len(xs)
-    pos_left = np.cumsum(ys)[:-1]
-    n_left = np.arange(1, n)
-    valid = (xs[1:] != xs[:-1]) & (n_left >= min_leaf) & (n - n_left >= min_leaf)
-    if not valid.any():
-        return None
-    pos_total = ys.sum()
-    p_l = pos_left / n_left
-    p_r = (pos_total - pos_left) / (n - n_left)
-    gini = (n_left * 2 * p_l * (1 - p_l) + (n - n_left) * 2 * p_r * (1 - p_r)) / n
-    gini = np.where(valid, gini, np.inf)
-    i = int(np.argmin(gini))
-    return float(gini[i]), float((xs[i] + xs[i + 1]) / 2)
-
-
-def _tree_leaves(
-    x: np.ndarray, y: np.ndarray, idx: np.ndarray, lo, hi, depth: int, max_depth: int, min_leaf: int
-) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    yy = y[idx]
-    p = yy.mean()
-    if depth >= max_depth or len(idx) < 2 * min_leaf or p in (0.0, 1.0):
-        return [(lo, hi, idx)]
-    parent = 2 * p * (1 - p)
-    best = None
-    for j in range(x.shape[1]):
-        s = _gini_split(x[idx, j], yy, min_leaf)
-        if s is not None and (best is None or s[0] < best[0]):
-            best = (s[0], s[1], j)
-    if best is None or best[0] >= parent - 1e-12:
-        return [(lo, hi, idx)]
-    _, t, j = best
-    left = idx[x[idx, j] <= t]
-    right = idx[x[idx, j] > t]
-    lhi, rlo = hi.copy(), lo.copy()
-    lhi[j] = x[left, j].max()
-    rlo[j] = x[right, j].min()
-    return _tree_leaves(x, y, left, lo.copy(), lhi, depth + 1, max_depth, min_leaf) + _tree_leaves(
-        x, y, right, rlo, hi.copy(), depth + 1, max_depth, min_leaf
+        box = Prim(x, y, peel_alpha=alpha, mass_min=min_mass).find_box()
+    init = box.box_lims[0]
+    steps = box.peeling_trajectory.copy()
+    traj = pd.DataFrame(
+        {
+            "step": range(len(steps)),
+            "density": steps["density"].to_numpy(dtype=float),
+            "coverage": steps["coverage"].to_numpy(dtype=float),
+            "mass": steps["mass"].to_numpy(dtype=float),
+            "restricted": steps["res_dim"].to_numpy(dtype=int),
+        }
     )
+    restricted = [i for i in range(len(traj)) if traj["restricted"][i] > 0]
+    meeting = [i for i in restricted if traj["density"][i] >= threshold]
+    if meeting:
+        pick = max(meeting, key=lambda i: (traj["coverage"][i], -traj["restricted"][i], -i))
+        with _quiet_ema():
+            pick = _drop_insignificant(box, pick, threshold, significance)
+        return [_prim_box(box, pick, init)], None, traj
+    if not restricted:
+        return [], None, traj
+    best = max(restricted, key=lambda i: (traj["density"][i], traj["coverage"][i]))
+    return [], _prim_box(box, best, init), traj
+
+
+def _tree(x: pd.DataFrame, y: np.ndarray, max_depth: int, min_leaf: int) -> list[Box]:
+    """Every leaf of a scikit-learn classification tree as a box (levels one-hot encoded)."""
+    from sklearn.tree import DecisionTreeClassifier
+
+    features: list[tuple[str, Any]] = []  # (parameter, level or None for a number)
+    columns = []
+    levels: dict[str, list[str]] = {}
+    for col in x.columns:
+        if pd.api.types.is_numeric_dtype(x[col]):
+            features.append((col, None))
+            columns.append(x[col].to_numpy(dtype=np.float64))
+        else:
+            levels[col] = sorted(x[col].unique())
+            for lv in levels[col]:
+                features.append((col, lv))
+                columns.append((x[col] == lv).to_numpy(dtype=np.float64))
+    matrix = np.column_stack(columns)
+    # random_state fixes how ties between equally good splits are broken.
+    clf = DecisionTreeClassifier(max_depth=max_depth, min_samples_leaf=min_leaf, random_state=0)
+    clf.fit(matrix, y)
+    t, leaf_of = clf.tree_, clf.apply(matrix)
+    n, total = len(y), int(y.sum())
+    boxes = []
+
+    def walk(node: int, limits: dict[str, Any]) -> None:
+        left, right = t.children_left[node], t.children_right[node]
+        if left == -1:
+            inside = leaf_of == node
+            k, pos = int(inside.sum()), int(y[inside].sum())
+            boxes.append(
+                Box(
+                    limits,
+                    density=pos / k if k else 0.0,
+                    coverage=pos / total if total else 0.0,
+                    mass=k / n,
+                    n=k,
+                )
+            )
+            return
+        col, level = features[t.feature[node]]
+        cut = float(t.threshold[node])
+        for child, below in ((left, True), (right, False)):
+            lim = dict(limits)
+            if level is None:
+                lo, hi = lim.get(col, (None, None))
+                if below:
+                    hi = cut if hi is None else min(hi, cut)
+                else:
+                    lo = cut if lo is None else max(lo, cut)
+                lim[col] = (lo, hi)
+            else:
+                allowed = lim.get(col, levels[col])
+                lim[col] = [v for v in allowed if (v != level) == below]
+            walk(child, lim)
+
+    walk(0, {})
+    return boxes
 
 
 def discover(
@@ -561,71 +825,44 @@ def discover(
     """Scenario discovery: the parameter regions where ``condition`` holds.
 
     ``condition`` is a boolean outcome (``"Aegis.alive"``) or a comparison
-    (``"privacy_exposure < 0.2"``). ``method="prim"`` peels a box (PRIM,
-    Friedman and Fisher 1999, peeling ``alpha`` of the runs at a time down to
-    ``min_mass`` of them) and returns the box with the largest coverage whose
-    density reaches ``threshold`` (or the densest box), without the restrictions
-    that are not significant (quasi-p-value above ``significance``, as in
-    Bryant and Lempert 2010); its peeling steps are in ``.trajectory``. ``method="tree"`` grows a classification tree (Gini,
+    (``"privacy_exposure < 0.2"``). Runs that failed, or whose outcome has no
+    finite value, are left out and counted in ``.left_out``.
+
+    ``method="prim"`` runs EMA Workbench's PRIM (Friedman and Fisher 1999;
+    peeling ``alpha`` of the runs at a time down to ``min_mass`` of them, then
+    pasting) and takes, from its peeling trajectory, the box with the largest
+    coverage whose density reaches ``threshold``, without the restrictions
+    whose quasi-p-values are above ``significance`` (Bryant and Lempert 2010).
+    When no box reaches the threshold, ``boxes`` is empty and ``best`` holds
+    the densest box, and :meth:`Discovery.text` says so. The trajectory is in
+    ``.trajectory``.
+
+    ``method="tree"`` grows a scikit-learn classification tree (Gini,
     ``max_depth``, leaves of at least ``min_leaf`` runs) and returns every leaf
     where the condition holds in most runs, largest coverage first.
+
+    >>> found = discover("out/sweeps/sobol", "Aegis.alive")  # doctest: +SKIP
+    >>> print(found.text())  # doctest: +SKIP
     """
     if method not in ("prim", "tree"):
         raise ValueError(f"method {method!r}: allowed: prim, tree")
-    df = _ok(_frame(results))
+    if not 0 < threshold <= 1:
+        raise ValueError(f"threshold {threshold!r}: allowed: a density above 0 and at most 1")
+    df = _frame(results)
     cols = [parameter_column(df, p) for p in params] if params else parameter_columns(df)
     if not cols:
         raise ValueError("the results have no varied parameters to discover regions in")
-    df, y = _target(df, condition)
+    df, y, left_out = _target(df, condition)
     if len(df) == 0:
-        raise ValueError("no ok runs to analyse")
-    x, cats = _encode(df, cols)
-    names = [_label(c) for c in cols]
+        raise ValueError(f"no runs to analyse: {left_out.text()}")
+    x = _design_frame(df, cols)
     n, total = len(y), int(y.sum())
-    full_lo, full_hi = x.min(axis=0), x.max(axis=0)
-
-    def box(lo, hi, inside_idx) -> Box:
-        k = len(inside_idx)
-        pos = int(y[inside_idx].sum())
-        return Box(
-            _limits(lo, hi, full_lo, full_hi, names, cats),
-            density=pos / k if k else 0.0,
-            coverage=pos / total if total else 0.0,
-            mass=k / n,
-            n=k,
-        )
-
     if method == "prim":
-        steps = _prim(x, y, alpha, min_mass)
-        boxes = [box(lo, hi, np.flatnonzero(ins)) for lo, hi, ins in steps]
-        traj = pd.DataFrame(
-            {
-                "step": range(len(boxes)),
-                "density": [b.density for b in boxes],
-                "coverage": [b.coverage for b in boxes],
-                "mass": [b.mass for b in boxes],
-                "restricted": [len(b.limits) for b in boxes],
-                "rule": [b.rule() for b in boxes],
-            }
-        )
-        good = [i for i, b in enumerate(boxes) if b.density >= threshold and b.limits]
-        pick = (
-            good[0]
-            if good
-            else max(range(len(boxes)), key=lambda i: (boxes[i].density, boxes[i].coverage))
-        )
-        lo, hi = steps[pick][0].copy(), steps[pick][1].copy()
-        lo, hi = _drop_insignificant(x, y, lo, hi, full_lo, full_hi, significance)
-        inside = np.all((x >= lo) & (x <= hi), axis=1)
-        chosen = box(lo, hi, np.flatnonzero(inside))
-        found = [chosen] if chosen.limits and chosen.density > total / n else []
-        return Discovery("PRIM", condition, n, total, found, traj)
-
-    leaf = min_leaf or max(5, n // 50)
-    leaves = _tree_leaves(x, y, np.arange(n), full_lo.copy(), full_hi.copy(), 0, max_depth, leaf)
-    boxes = [box(lo, hi, idx) for lo, hi, idx in leaves]
-    found = sorted((b for b in boxes if b.density > 0.5), key=lambda b: -b.coverage)
-    return Discovery("decision tree", condition, n, total, found)
+        boxes, best, traj = _prim(x, y, threshold, alpha, min_mass, significance)
+        return Discovery("PRIM", condition, n, total, boxes, threshold, best, traj, left_out)
+    leaves = _tree(x, y, max_depth, min_leaf or max(5, n // 50))
+    found = sorted((b for b in leaves if b.density > 0.5), key=lambda b: -b.coverage)
+    return Discovery("decision tree", condition, n, total, found, threshold, left_out=left_out)
 
 
 # ----------------------------------------------------------------- figures
@@ -638,9 +875,13 @@ def _grid(n: int, width: float = 4.0, height: float = 3.2) -> tuple[Figure, list
 
 
 def outcome_figure(results: Results, outcome: str, params: list[str] | None = None) -> Figure:
-    """The outcome against each varied parameter: runs as dots, means with 95% intervals."""
-    df = _ok(_frame(results))
+    """The outcome against each varied parameter: runs as dots, means with 95% intervals.
+
+    Runs without a finite value of the outcome are left out; the title counts them.
+    """
+    df = _frame(results)
     col = outcome_column(df, outcome)
+    df, left_out = _usable(df, col)
     cols = [parameter_column(df, p) for p in params] if params else parameter_columns(df)
     y = _numeric(df[col])
     fig, axes = _grid(len(cols))
@@ -675,7 +916,8 @@ def outcome_figure(results: Results, outcome: str, params: list[str] | None = No
     if not cols:
         axes[0].hist(y.dropna(), bins=20)
         axes[0].set_xlabel(_label(col))
-    fig.suptitle(f"{_label(col)} by parameter ({len(df)} runs)")
+    dropped = f"; {left_out.count} left out" if left_out.count else ""
+    fig.suptitle(f"{_label(col)} by parameter ({len(df)} runs{dropped})")
     return fig
 
 
@@ -813,7 +1055,11 @@ def bands_figure(
 
 
 def tradeoff_figure(found: Discovery) -> Figure:
-    """PRIM's peeling trajectory: coverage against density, coloured by restricted parameters."""
+    """PRIM's peeling trajectory: coverage against density, coloured by restricted parameters.
+
+    The density threshold is drawn as a line; the chosen box is circled in
+    red, or, when no box reaches the threshold, the densest box in grey.
+    """
     fig = Figure(figsize=(5.5, 4.2), layout="constrained")
     ax = fig.add_subplot()
     t = found.trajectory
@@ -822,16 +1068,43 @@ def tradeoff_figure(found: Discovery) -> Figure:
     sc = ax.scatter(t["coverage"], t["density"], c=t["restricted"], cmap="viridis", s=18)
     ax.plot(t["coverage"], t["density"], color="grey", lw=0.6)
     fig.colorbar(sc, ax=ax, label="parameters restricted")
+    ax.axhline(found.threshold, color="red", lw=0.8, ls="--", label="density threshold")
     for b in found.boxes:
         ax.scatter([b.coverage], [b.density], s=90, facecolors="none", edgecolors="red")
+    if found.best is not None:
+        ax.scatter(
+            [found.best.coverage],
+            [found.best.density],
+            s=90,
+            facecolors="none",
+            edgecolors="black",
+            label="densest box (below the threshold)",
+        )
     ax.set_xlabel("coverage")
     ax.set_ylabel("density")
     ax.set_title(f"PRIM trade-off: {found.condition}")
+    ax.legend(fontsize=8, loc="lower left")
     ax.grid(alpha=0.3)
     return fig
 
 
 # ------------------------------------------------------- the analyze command
+def _check_manifest(manifest: Any, folder: str | os.PathLike) -> None:
+    """A one-line error for a manifest.json that is not a sweep's (rather than a KeyError later)."""
+    design = manifest.get("design") if isinstance(manifest, dict) else None
+    if not (
+        isinstance(design, dict)
+        and isinstance(manifest.get("name"), str)
+        and isinstance(manifest.get("n_runs"), int)
+        and isinstance(design.get("kind"), str)
+        and isinstance(design.get("names"), list)
+    ):
+        raise ValueError(
+            f"{os.fspath(folder)!r}: its manifest.json is not a sweep's (no name, run count or "
+            "design); give a folder written by privmarket sweep"
+        )
+
+
 def analyze_folder(
     folder: str | os.PathLike,
     outcome: str | None = None,
@@ -839,6 +1112,7 @@ def analyze_folder(
     y: str | None = None,
     condition: str | None = None,
     method: str = "prim",
+    threshold: float = 0.8,
     series_column: str | None = None,
     out: str | os.PathLike | None = None,
     echo=print,
@@ -847,12 +1121,20 @@ def analyze_folder(
     from privmarket.experiments.sweep.store import load_series
 
     manifest = load_manifest(folder)
+    _check_manifest(manifest, folder)
     df = load_results(folder)
-    ok = _ok(df)
     plan = manifest.get("analysis", {}) or {}
     names = manifest["design"]["names"]
     outcome = outcome or plan.get("outcome") or "privacy_exposure"
-    outcome_column(df, outcome)  # fails early with the allowed names
+    condition = condition or plan.get("discover")
+    # Bad input fails here, with the allowed values, before anything is written.
+    outcome_column(df, outcome)
+    if method not in ("prim", "tree"):
+        raise ValueError(f"method {method!r}: allowed: prim, tree")
+    if not 0 < threshold <= 1:
+        raise ValueError(f"--threshold {threshold!r}: allowed: a density above 0 and at most 1")
+    if condition and names:
+        _target(df, condition)
     target = Path(out) if out else Path(folder) / "analysis"
     target.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -873,16 +1155,18 @@ def analyze_folder(
         f"({counts.get('ok', 0)} ok, {counts.get('failed', 0)} failed); "
         f"{manifest['design']['kind']} design over {len(names)} parameter(s); outcome {outcome!r}"
     )
-    if ok.empty:
-        echo("no ok runs to analyse")
+    col = outcome_column(df, outcome)
+    used, left_out = _usable(df, col)
+    echo("  " + left_out.text())
+    if used.empty:
+        echo(f"no runs with a finite {outcome} to analyse")
         return written
     summary = point_summary(df, outcome)
     save_csv(summary, "points.csv")
-    col = outcome_column(df, outcome)
-    yv = _numeric(ok[col])
+    yv = _numeric(used[col])
     echo(
         f"  {outcome}: mean {yv.mean():.4g}, sd {yv.std():.4g}, "
-        f"min {yv.min():.4g}, max {yv.max():.4g} over {len(ok)} runs"
+        f"min {yv.min():.4g}, max {yv.max():.4g} over {len(used)} runs"
     )
     if names:
         save_fig(outcome_figure(df, outcome), "outcome.png")
@@ -926,9 +1210,8 @@ def analyze_folder(
                 )
             save_fig(bands_figure(series, column, df, by=names[0] if names else None), "bands.png")
 
-    condition = condition or plan.get("discover")
     if condition and names:
-        found = discover(df, condition, method=method)
+        found = discover(df, condition, method=method, threshold=threshold)
         echo("  " + found.text().replace("\n", "\n  "))
         p = target / "discovery.txt"
         p.write_text(found.text() + "\n")

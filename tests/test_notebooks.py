@@ -39,6 +39,7 @@ PUBLIC_MODULES = (
     "privmarket.experiments.sweep.runner",
     "privmarket.experiments.sweep.store",
     "privmarket.experiments.analysis",
+    "privmarket.experiments.ema",
 )
 
 

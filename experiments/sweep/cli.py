@@ -93,6 +93,7 @@ def _analyze(args: argparse.Namespace) -> int:
             y=args.y,
             condition=args.discover,
             method=args.method,
+            threshold=args.threshold,
             series_column=args.series,
             out=args.out,
         )
@@ -187,7 +188,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="CONDITION",
         help="scenario discovery for e.g. 'Aegis.alive' or 'privacy_exposure < 0.2'",
     )
-    a.add_argument("--method", choices=["prim", "tree"], default="prim", help="discovery method")
+    a.add_argument(
+        "--method",
+        choices=["prim", "tree"],
+        default="prim",
+        help="discovery method: PRIM (EMA Workbench) or a decision tree (scikit-learn)",
+    )
+    a.add_argument(
+        "--threshold",
+        type=float,
+        default=0.8,
+        metavar="DENSITY",
+        help="PRIM: the density the chosen box must reach (default 0.8); "
+        "the report says so when no box reaches it",
+    )
     a.add_argument("--series", metavar="COLUMN", help="per-quarter column for the bands figure")
     a.add_argument("--out", metavar="DIR", help="where to write (default: FOLDER/analysis)")
     a.set_defaults(func=_analyze)

@@ -606,6 +606,18 @@ def write_outputs(result: CalibrationResult, runs: pd.DataFrame, folder: Path) -
 SHIPPED = ("world.toml", "posterior.parquet", "summary.csv", "patterns.csv", "decline_fit.csv")
 
 
+def posterior_sample() -> pd.DataFrame:
+    """The shipped posterior sample of the world parameters: one row per draw, columns
+    named as in the calibration's priors (turn a row into parameter values with
+    :func:`world_updates`)."""
+    path = files("privmarket.sim").joinpath("posterior/posterior.parquet")
+    if not path.is_file():
+        raise CalibrationError(
+            "no posterior ships with this copy of privmarket: run privmarket calibrate --ship"
+        )
+    return pd.read_parquet(str(path))
+
+
 def ship(folder: Path, into: Path) -> list[Path]:
     """Copy a calibration's world and posterior into the package's ``sim/posterior``."""
     copied = []

@@ -120,6 +120,23 @@ class CalibrationSpec(BaseModel):
             raise CalibrationError(f"calibration spec {where!r}: {key}: {msg}") from None
 
 
+def from_unbounded(spec: CalibrationSpec, u: dict[str, float]) -> dict[str, float]:
+    """Prior coordinates -> parameter values: ``low + (high - low) * sigmoid(u)``.
+
+    ABC-SMC perturbs particles with a Gaussian kernel. In a box of 20 uniform
+    priors almost every perturbation of a particle near an edge leaves the box,
+    and the importance weights collapse onto a few particles. So the sampler
+    works on the logit of each parameter's place in its range, where a standard
+    logistic prior is exactly the uniform prior on the parameter, and nothing
+    leaves the support.
+    """
+    out = {}
+    for name, value in u.items():
+        lo, hi = spec.priors[name]
+        out[name] = lo + (hi - lo) / (1.0 + math.exp(-max(-700.0, min(700.0, float(value)))))
+    return out
+
+
 def world_updates(theta: dict[str, float]) -> dict[str, Any]:
     """Parameter updates for one particle (``business_weight`` sets segment_weights)."""
     out: dict[str, Any] = {}
@@ -308,7 +325,7 @@ def _model_function(problem: Problem) -> Callable[[dict], dict]:
 def _pyabc_model(problem: Problem, parameter: dict) -> dict:
     # The particle's own seed, from the task's seeded global generator.
     seed = int(np.random.randint(0, 2**31 - 1))  # noqa: NPY002
-    return simulate(problem, dict(parameter), seed)
+    return simulate(problem, from_unbounded(problem.spec, dict(parameter)), seed)
 
 
 @dataclass
@@ -331,9 +348,9 @@ def calibrate(problem: Problem, executor: Executor, workdir: Path) -> Calibratio
     import pyabc
 
     spec = problem.spec
-    prior = pyabc.Distribution(
-        **{name: pyabc.RV("uniform", lo, hi - lo) for name, (lo, hi) in spec.priors.items()}
-    )
+    # A standard logistic prior on logit coordinates is the uniform prior on each
+    # parameter's range (see from_unbounded).
+    prior = pyabc.Distribution(**{name: pyabc.RV("logistic", 0, 1) for name in spec.priors})
     weights = spec.weights
 
     def dist(x: dict, x0: dict) -> float:
@@ -354,7 +371,8 @@ def calibrate(problem: Problem, executor: Executor, workdir: Path) -> Calibratio
     seconds = time.perf_counter() - t0
     df, w = history.get_distribution(m=0, t=history.max_t)
     names = list(spec.priors)
-    population = df[names].reset_index(drop=True).assign(weight=np.asarray(w))
+    values = [from_unbounded(spec, row) for row in df[names].to_dict("records")]
+    population = pd.DataFrame(values, columns=names).assign(weight=np.asarray(w))
     rng = np.random.default_rng(np.random.SeedSequence(spec.seed, spawn_key=(3,)))
     picks = rng.choice(len(population), size=spec.draws, p=population["weight"].to_numpy())
     sample = population.loc[picks, names].reset_index(drop=True)
@@ -364,7 +382,27 @@ def calibrate(problem: Problem, executor: Executor, workdir: Path) -> Calibratio
     pops = history.get_all_populations()
     epsilons = [float(e) for e in pops[pops["t"] >= 0]["epsilon"]]
     evaluations = int(pops["samples"].sum())
-    return CalibrationResult(problem, population, sample, point, epsilons, evaluations, seconds, db)
+    ess = [
+        effective_sample_size(history.get_distribution(m=0, t=t)[1])
+        for t in range(history.max_t + 1)
+    ]
+    return CalibrationResult(
+        problem,
+        population,
+        sample,
+        point,
+        epsilons,
+        evaluations,
+        seconds,
+        db,
+        extra={"effective_sample_size": ess},
+    )
+
+
+def effective_sample_size(weights: np.ndarray) -> float:
+    """Kish's effective sample size of importance weights."""
+    w = np.asarray(weights, dtype=np.float64)
+    return float(w.sum() ** 2 / (w**2).sum())
 
 
 def weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
@@ -598,6 +636,7 @@ def write_outputs(result: CalibrationResult, runs: pd.DataFrame, folder: Path) -
         epsilons=result.epsilons,
         seconds=round(result.seconds, 1),
         point=result.point,
+        effective_sample_size=result.extra.get("effective_sample_size"),
         versions=versions(),
     )
     (folder / "calibration.json").write_text(json.dumps(meta, indent=2, default=str))

@@ -1,166 +1,117 @@
-"""Pattern-oriented validation: each real case reproduces its observed outcome.
+"""Pattern-oriented validation: one world reproduces every real case, as probabilities.
 
-Each pattern is checked over SEEDS seeds and must hold in at least
-REQUIRED_FRACTION of them (not in one lucky seed).
+Each pattern of each real case must hold with probability at least 0.7 over
+draws of the shipped posterior and seeds. The fast form (CI) runs 20 runs per
+pattern and allows for their sampling error (a pattern that holds with
+probability 0.7 shows at least 0.5 in 20 runs about 98 times in 100); the full
+form (``PRIVMARKET_PATTERNS=full``) runs at least 100 per pattern and asks for
+0.7 itself. docs/validation.md records the full form's figures.
+
+No pattern holds by construction: for each one, a region of the world
+parameters where it fails is shown below.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import os
+
 import pytest
 
-from privmarket.experiments.calibrate import fit_error, load_observed, simulated_shares
+from privmarket.experiments.calibrate import (
+    DECLINE,
+    pattern_probabilities,
+    posterior_runs,
+    posterior_sample,
+)
+from privmarket.experiments.patterns import PATTERNS, REQUIRED, STANDOFFS
 from privmarket.sim.model import MarketModel
 from privmarket.sim.scenarios import get_scenario, list_scenarios
-from privmarket.sim.vocabulary import Presence
 
-SEEDS = range(5)
-REQUIRED_FRACTION = 0.8
-
-
-def holds(scenario: str, check, seeds=SEEDS, **overrides) -> float:
-    """Fraction of seeds in which ``check(model)`` is true after the scenario's run."""
-    ok = [bool(check(MarketModel(scenario=scenario, rng=s, **overrides).run())) for s in seeds]
-    return sum(ok) / len(ok)
+FULL = os.environ.get("PRIVMARKET_PATTERNS", "fast") == "full"
+DRAWS, SEEDS = (50, 2) if FULL else (10, 2)
+#: The least frequency accepted: the requirement itself in the full form; in the
+#: fast form, two binomial standard deviations below it at 20 runs.
+FLOOR = REQUIRED if FULL else REQUIRED - 2 * (REQUIRED * (1 - REQUIRED) / (DRAWS * SEEDS)) ** 0.5
 
 
-def case_vendor(m: MarketModel):
-    return m.vendor_list[0]
-
-
-def test_every_scenario_has_a_note_sources_and_patterns():
+def test_every_scenario_has_a_note_sources_and_patterns() -> None:
     assert list_scenarios()[0] == "baseline"
-    assert len(list_scenarios()) == 8
     for name in list_scenarios():
         sc = get_scenario(name)
-        assert sc.name == name
-        assert len(sc.note) > 200, name
-        assert sc.patterns, name
+        assert sc.name == name and len(sc.note) > 200 and sc.patterns, name
         if name != "baseline":
             assert sc.sources, name
-            assert "guess" in sc.note.lower(), f"{name} must label its guesses"
+            assert [p.text for p in PATTERNS[name]] == list(sc.patterns), name
 
 
-def test_pakistan_2015_no_access_no_ban():
-    def pattern(m):
-        v = case_vendor(m)
-        return (
-            not v.access[0].any()
-            and v.presence[0] == Presence.ACTIVE
-            and m.government_list[0].bans_imposed == 0
-        )
-
-    assert holds("pakistan-2015", pattern) >= REQUIRED_FRACTION
-
-
-def test_uae_2010_settled_without_ban():
-    def pattern(m):
-        g = m.government_list[0]
-        return (
-            case_vendor(m).presence[0] == Presence.ACTIVE
-            and g.bans_imposed == 0
-            and g.deals_accepted + g.demands_dropped == 1
-        )
-
-    assert holds("uae-2010", pattern) >= REQUIRED_FRACTION
-
-
-def test_saudi_2010_consumer_tier_opened_vendor_stays():
-    def pattern(m):
-        v = case_vendor(m)
-        return v.access[0, 0] and v.presence[0] == Presence.ACTIVE
-
-    assert holds("saudi-2010", pattern) >= REQUIRED_FRACTION
-
-
-def test_india_consumer_intercepted_enterprise_not():
-    def pattern(m):
-        v = case_vendor(m)
-        readable = m.readable()[v.index, 0]
-        return (
-            v.access[0, 0]
-            and not v.access[0, 1]
-            and readable[0] > 0
-            and readable[1] == 0
-            and v.presence[0] == Presence.ACTIVE
-        )
-
-    assert holds("india-2010-2013", pattern) >= REQUIRED_FRACTION
-
-
-def test_us_2016_refusal_dropped_trust_kept():
-    def pattern(m):
-        v = case_vendor(m)
-        g = m.government_list[0]
-        return (
-            v.refused == 1
-            and g.demands_dropped == 1
-            and g.bans_imposed == 0
-            and v.trust >= v.stance
-        )
-
-    assert holds("us-2016", pattern) >= REQUIRED_FRACTION
-
-
-def test_uk_2025_feature_withdrawn_no_access_vendor_stays():
-    def pattern(m):
-        v = case_vendor(m)
-        return (
-            v.presence[0] == Presence.ACTIVE
-            and v.withdrawn == 1
-            and v.local_stance[0] < v.stance
-            and v.local_stance[1] == v.stance  # withdrawn in the UK only
-            and not v.access.any()
-        )
-
-    assert holds("uk-2025", pattern) >= REQUIRED_FRACTION
-
-
-def sales_by_year(m: MarketModel) -> np.ndarray:
-    units = m.results.sales[1 : m.quarter + 1].sum(axis=(2, 3)).astype(float)
-    yearly = units.reshape(-1, 4, units.shape[1]).sum(axis=1)
-    return yearly / yearly.sum(axis=1, keepdims=True)
-
-
-def test_platform_decline_pattern():
-    def pattern(m):
-        names = [v.name for v in m.vendor_list]
-        s = sales_by_year(m)
-        bb, ios, android = (names.index(n) for n in ("BlackBerry", "iOS", "Android"))
-        # tenfold fall within five years of 2009 (by 2014), ecosystems above 90% at the end
-        no_government = sum(g.demands_made for g in m.government_list) == 0
-        return no_government and s[5, bb] < s[0, bb] / 10 and s[-1, ios] + s[-1, android] > 0.9
-
-    assert holds("platform-decline-2009-2016", pattern) >= REQUIRED_FRACTION
-
-
-def test_platform_decline_calibrated_fit_within_three_points():
-    sc = get_scenario("platform-decline-2009-2016")
-    observed = load_observed(sc.extra["observed"], sc.params)
-    err = fit_error(observed, simulated_shares(sc.params, list(range(3))))
-    assert err["mean"] < 3.0
-    for vendor in ("BlackBerry", "iOS", "Android"):
-        assert err[vendor] < 3.0, (vendor, err)
-
-
-@pytest.mark.parametrize("name", list_scenarios())
-def test_every_scenario_runs_from_the_cli(name, tmp_path):
-    from privmarket.experiments.cli import main
-
-    assert (
-        main(
-            [
-                "run",
-                name,
-                "--quarters",
-                "2",
-                "--users",
-                "2000",
-                "--no-figures",
-                "--out",
-                str(tmp_path / "o"),
-            ]
-        )
-        == 0
+@pytest.fixture(scope="module")
+def probabilities():
+    runs = posterior_runs(
+        posterior_sample(),
+        [*STANDOFFS, DECLINE],
+        draws=DRAWS,
+        seeds=SEEDS,
+        users=3000,
+        root_seed=11,
+        decline_users=3000,
     )
-    assert (tmp_path / "o" / "summary.json").exists()
+    return pattern_probabilities(runs)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "case,key", [(c, p.key) for c in [*STANDOFFS, DECLINE] for p in PATTERNS[c]]
+)
+def test_one_posterior_reproduces_each_pattern(probabilities, case: str, key: str) -> None:
+    row = probabilities.query("case == @case and pattern == @key").iloc[0]
+    assert row["runs"] == DRAWS * SEEDS
+    assert row["probability"] >= FLOOR, (
+        f"{case} {key}: {row['probability']:.2f} over {row['runs']} runs, below {FLOOR:.2f}"
+    )
+
+
+#: For each pattern, world parameters under which it fails (decisions made sharp,
+#: temperature 0, so that a failure is the rule's and not the noise's).
+HARD = dict(trust_loss_comply=1.0, backdoor_trust_factor=10.0, privacy_salience=10.0)
+EASY_ACCESS = dict(
+    trust_loss_comply=0.0, backdoor_trust_factor=1.0, legal_penalty=5.0, trust_gain_refuse=0.0
+)
+NO_PULL = dict(b_ecosystem=0.0, b_contacts=0.0, rd_effect=0.0, ecosystem_rate=0.0, b_price=0.0)
+STUBBORN = dict(trust_loss_comply=0.5, trust_gain_refuse=0.2, legal_penalty=0.0)
+FAILS_WHERE = {
+    ("pakistan-2015", "no-access"): EASY_ACCESS,
+    ("pakistan-2015", "no-ban"): dict(ban_cost_weight=0.0),
+    ("uae-2010", "settled"): dict(ban_cost_weight=0.0, trust_loss_comply=0.5, legal_penalty=0.0),
+    ("saudi-2010", "consumer-open"): dict(STUBBORN, ban_cost_weight=100.0),
+    ("saudi-2010", "stays"): dict(STUBBORN, ban_cost_weight=0.0),
+    ("india-2010-2013", "consumer-open"): dict(STUBBORN, ban_cost_weight=100.0),
+    ("india-2010-2013", "enterprise-closed"): EASY_ACCESS,
+    ("india-2010-2013", "no-ban"): dict(
+        ban_cost_weight=0.0, trust_loss_comply=0.5, legal_penalty=0.0
+    ),
+    ("us-2016", "no-access"): EASY_ACCESS,
+    ("us-2016", "no-ban"): dict(HARD, ban_cost_weight=0.0, withdraw_cut=0.0, legal_penalty=0.0),
+    ("us-2016", "trust-kept"): dict(
+        HARD, trust_gain_refuse=-0.05, trust_recovery=0.0, legal_penalty=0.0
+    ),
+    ("uk-2025", "withdraws"): dict(legal_penalty=0.0, trust_loss_comply=0.5),
+    ("uk-2025", "no-access"): EASY_ACCESS,
+    ("uk-2025", "stays"): dict(
+        ban_cost_weight=0.0, legal_penalty=0.0, trust_loss_comply=0.5, withdraw_cut=0.0
+    ),
+    (DECLINE, "falls-tenfold"): NO_PULL,
+    (DECLINE, "two-ecosystems"): NO_PULL,
+}
+
+
+def test_every_pattern_has_a_region_where_it_fails() -> None:
+    assert set(FAILS_WHERE) == {(c, p.key) for c in [*STANDOFFS, DECLINE] for p in PATTERNS[c]}
+
+
+@pytest.mark.parametrize("case,key", list(FAILS_WHERE), ids=[f"{c}:{k}" for c, k in FAILS_WHERE])
+def test_no_pattern_holds_by_construction(case: str, key: str) -> None:
+    pattern = next(p for p in PATTERNS[case] if p.key == key)
+    world = dict(decision_temperature=0.0, ban_review_rate=0.0, **FAILS_WHERE[(case, key)])
+    for seed in (0, 1):
+        m = MarketModel(case, rng=seed, n_users=3000, **world).run()
+        assert not pattern.check(m), f"{case} {key} still holds where it should fail"

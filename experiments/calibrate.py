@@ -645,14 +645,25 @@ def write_outputs(result: CalibrationResult, runs: pd.DataFrame, folder: Path) -
 SHIPPED = ("world.toml", "posterior.parquet", "summary.csv", "patterns.csv", "decline_fit.csv")
 
 
-def posterior_sample() -> pd.DataFrame:
-    """The shipped posterior sample of the world parameters: one row per draw, columns
+#: The out-of-sample posteriors that ship beside the main one (docs/validation.md).
+HOLDOUTS = ("decline-2009-2012", *(f"without-{c}" for c in STANDOFFS))
+
+
+def posterior_sample(holdout: str | None = None) -> pd.DataFrame:
+    """A shipped posterior sample of the world parameters: one row per draw, columns
     named as in the calibration's priors (turn a row into parameter values with
-    :func:`world_updates`)."""
-    path = files("privmarket.sim").joinpath("posterior/posterior.parquet")
+    :func:`world_updates`).
+
+    ``holdout`` names one of the out-of-sample calibrations (:data:`HOLDOUTS`):
+    the decline fitted on 2009-2012 only, or every case but one stand-off.
+    """
+    if holdout is not None and holdout not in HOLDOUTS:
+        raise CalibrationError(f"holdout {holdout!r}: allowed: {', '.join(HOLDOUTS)}")
+    name = "posterior.parquet" if holdout is None else f"holdout/{holdout}.parquet"
+    path = files("privmarket.sim").joinpath(f"posterior/{name}")
     if not path.is_file():
         raise CalibrationError(
-            "no posterior ships with this copy of privmarket: run privmarket calibrate --ship"
+            f"no posterior {name} ships with this copy of privmarket: run privmarket calibrate"
         )
     return pd.read_parquet(str(path))
 

@@ -93,11 +93,25 @@ def test_vendor_with_most_enterprise_users_sees_demand_dropped():
     assert "back-down" in set(m.event_frame()["event"])
 
 
-def test_negotiation_opens_consumer_tier_only():
+@pytest.mark.parametrize(
+    "readable,opened",
+    [
+        # it can read every tier: a deal keeps the most sensitive one back
+        ((True, True, True), [True, True, False]),
+        # it holds the keys of the consumer tier only (the secure maker's servers)
+        ((True, False, False), [True, False, False]),
+    ],
+)
+def test_negotiation_opens_what_the_vendor_can_read(readable, opened):
     params = small_world(
         vendors=[
             dict(
-                name="Tiered", stance=0.5, strategy="principled", threshold=0.8, initial_share=0.5
+                name="Tiered",
+                stance=0.5,
+                strategy="principled",
+                threshold=0.8,
+                initial_share=0.5,
+                readable=readable,
             ),
             dict(name="Rest", stance=0.3, initial_share=0.5),
         ],
@@ -106,9 +120,9 @@ def test_negotiation_opens_consumer_tier_only():
     m = MarketModel(params, rng=0).run(3)
     v = m.vendor_list[0]
     assert v.negotiated == 1
-    assert v.access[0].tolist() == [True, False, False]  # consumer open, enterprise closed
-    readable = m.readable()[v.index, 0]
-    assert readable[0] > 0 and readable[1] == 0 and readable[2] == 0
+    assert v.access[0].tolist() == opened
+    readable_users = m.readable()[v.index, 0]
+    assert all((readable_users[s] > 0) == opened[s] for s in range(3))
 
 
 def test_compliance_lowers_trust_and_privacy_sensitive_choice_elsewhere():

@@ -75,6 +75,8 @@ def server_env(
         ENV_PLAY_INTERVAL: str(play_interval),
         # No usage telemetry (it would call out to the internet).
         "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
+        # No "runs on Solara" banner over the page's bottom corner.
+        "SOLARA_THEME_SHOW_BANNER": "False",
     }
 
 
@@ -125,6 +127,7 @@ def _dashboard(args: argparse.Namespace) -> int:
     from solara.__main__ import cli as solara_cli
 
     solara.server.settings.telemetry.mixpanel_enable = False
+    solara.server.settings.theme.show_banner = False
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how it is meant to stop
         solara_cli.main(args=solara_args(host, port), prog_name="solara", standalone_mode=False)
     print("privmarket dashboard: stopped")

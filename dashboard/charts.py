@@ -3,8 +3,9 @@
 A spec is built once per run (it names the vendors and the horizon); the rows
 change every quarter. Lines carry a colour from a colour-blind-safe palette
 (Okabe and Ito's, without black and yellow first, every colour at least 3:1
-against both the light and the dark background), a marker shape per series and
-a label at their end, so no line is told apart by colour alone. Maps use
+against both the light and the dark background), and end in a marker of a
+shape of their own beside their name, so no line is told apart by colour
+alone; a second measure of the same series is dashed. Maps use
 viridis. Hovering a chart shows the values of every series at that quarter.
 
 Example
@@ -16,6 +17,7 @@ Example
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -93,7 +95,7 @@ def line_spec(
 ) -> dict[str, Any]:
     """Lines of ``value`` over ``q`` (quarter), one per ``series`` (and ``measure``).
 
-    Rows: ``{"q", "when", "series", "measure", "key", "value", "end"}`` (see
+    Rows: ``{"q", "when", "series", "measure", "key", "value"}`` (see
     :func:`long_rows`). ``measures`` are drawn solid, dashed, dotted in that
     order; ``muted`` series are thin grey lines without markers or labels.
     """
@@ -139,6 +141,13 @@ def line_spec(
             "scale": {"domain": list(measures), "range": [[1, 0], [6, 3], [2, 2]][: len(measures)]},
             "legend": {"orient": "top", "symbolStrokeColor": "#888"},
         }
+    # each series' last point (of its first measure) carries its marker and name
+    ends: list[dict[str, Any]] = [
+        {"joinaggregate": [{"op": "max", "field": "q", "as": "last"}], "groupby": ["key"]},
+        {"filter": "datum.q === datum.last"},
+    ]
+    if measures:
+        ends.append({"filter": {"field": "measure", "equal": measures[0]}})
     layers: list[dict[str, Any]] = []
     if zero_rule:
         layers.append(
@@ -163,8 +172,9 @@ def line_spec(
             "encoding": line_enc,
         },
         {
-            "transform": [not_muted] if not_muted else [],
-            "mark": {"type": "point", "filled": True, "size": 26, "opacity": 0.9, "clip": True},
+            # a marker of the series' own shape at its end, beside its name
+            "transform": [*ends, *([not_muted] if not_muted else [])],
+            "mark": {"type": "point", "filled": True, "size": 60, "opacity": 1, "clip": False},
             "encoding": {"y": y, "color": col, "shape": shape},
         },
         {
@@ -236,19 +246,19 @@ def long_rows(
     """Rows for :func:`line_spec` from per-quarter records.
 
     ``value(record, series, measure)`` gives a number, or ``None`` where the
-    series has no value that quarter (then no point is drawn).
+    series has no value that quarter (then nothing is drawn there). A
+    record's rows never change once made, so a chart can keep the rows of past
+    quarters and add only the new quarter's.
     """
     keys = _keys(series, measures)
     ms = list(measures) or [""]
     out: list[dict[str, Any]] = []
-    last: dict[str, int] = {}
     for rec in history:
         for s in series:
             for m in ms:
                 v = value(rec, s, m)
-                if v is None:
+                if v is None or not math.isfinite(v):
                     continue
-                last[keys[(s, m)]] = len(out)
                 out.append(
                     {
                         "q": rec["quarter"],
@@ -256,16 +266,9 @@ def long_rows(
                         "series": s,
                         "measure": m,
                         "key": keys[(s, m)],
-                        "value": v,
-                        "end": False,
+                        "value": round(float(v), 6),
                     }
                 )
-    # the end label goes on each series' last point (the first measure's, once per series)
-    first = ms[0]
-    for s in series:
-        i = last.get(keys[(s, first)])
-        if i is not None:
-            out[i]["end"] = True
     return out
 
 

@@ -44,15 +44,30 @@ SLOW_STEP_MS = 200
 
 
 # ------------------------------------------------------------------ views
+class RowCache:
+    """A chart's rows as JSON text, one piece per quarter (past quarters' rows never change)."""
+
+    def __init__(self, model, kind: str) -> None:
+        self.model, self.kind = model, kind
+        self.pieces: list[str] = []
+
+    def json(self, history) -> str:
+        for rec in history[len(self.pieces) :]:
+            rows = chart_rows(self.kind, self.model, [rec])
+            self.pieces.append(to_json(rows)[1:-1])
+        return "[" + ",".join(p for p in self.pieces[: len(history)] if p) + "]"
+
+
 @solara.component
 def ChartView(model, quarter: int, kind: str):
-    """One live chart: its spec is built once per model, its rows once per quarter."""
+    """One live chart: its spec is built once per model, its rows added once per quarter."""
     spec = solara.use_memo(lambda: to_json(chart_spec(kind, model)), dependencies=[model])
+    cache = solara.use_memo(lambda: RowCache(model, kind), dependencies=[model])
 
     def rows() -> str:
         with reading(model):
             history = list(model.history)
-        return to_json(chart_rows(kind, model, history))
+        return cache.json(history)
 
     data = solara.use_memo(rows, dependencies=[model, quarter])
     with solara.Column(classes=["pm-box", "pm-figure", f"pm-fig-{kind}"]):
@@ -86,12 +101,13 @@ def StatusView(model, quarter: int):
                         "are matched exactly.",
                         classes=["pm-reproduced"],
                     )
-        solara.HTML(tag="div", unsafe_innerHTML=table)
-        solara.Text(
-            "Profit is the whole quarter's (handsets and services); handset profit is what the "
-            f"viability rule watches: {model.params.loss_quarters} losing quarters in a row on "
-            "handsets and the vendor leaves the market, or at once when its cash runs out.",
-            classes=["pm-hint"],
+        solara.HTML(
+            tag="div",
+            unsafe_innerHTML=table
+            + '<div class="pm-hint">Profit is the whole quarter\'s (handsets and services); '
+            "handset profit is what the viability rule watches: "
+            f"{model.params.loss_quarters} losing quarters in a row on handsets and the vendor "
+            "leaves the market, or at once when its cash runs out.</div>",
         )
         step_ms = 1000 * getattr(model, "step_seconds", 0.0)
         if step_ms > SLOW_STEP_MS:
@@ -188,8 +204,8 @@ def snap(value: float, low: float, high: float, step: float) -> float:
     return round(min(max(round((value - low) / step) * step + low, low), high), 10)
 
 
-def slider(label: str, value: float, low: float, high: float, step: float, on_change, help=""):
-    """A float slider showing ``value`` in its label, with the parameter's description below.
+def slider(label: str, value: float, low: float, high: float, step: float, on_change) -> None:
+    """A float slider showing ``value`` in its label.
 
     The browser's slider snaps a value that is off its grid (a scenario's 0.93,
     or the mean of several countries) and reports the snapped value as a
@@ -204,8 +220,30 @@ def slider(label: str, value: float, low: float, high: float, step: float, on_ch
     solara.SliderFloat(
         f"{label}: {value:.2f}", value=shown, min=low, max=high, step=step, on_value=changed
     )
-    if help:
-        solara.Text(help, classes=["pm-hint"])
+
+
+@solara.component
+def Section(title: str, help: str = "", open: bool = False, children=[]):  # noqa: B006
+    """A titled part of the settings that opens and closes; closed, its controls are not drawn.
+
+    Every control on the page is walked on every redraw, so parts nobody is
+    editing stay closed (the run's redraw is then faster).
+    """
+    shown, set_shown = solara.use_state(open)
+    key = title.lower().split()[0]
+    with solara.Column(classes=["pm-section", f"pm-section-{key}"], style={"gap": "2px"}):
+        solara.Button(
+            title,
+            icon_name="mdi-chevron-down" if shown else "mdi-chevron-right",
+            on_click=lambda: set_shown(not shown),
+            text=True,
+            classes=["pm-section-toggle", f"pm-open-{key}"],
+            style={"justify-content": "flex-start", "padding": "0 4px"},
+        )
+        if shown:
+            if help:
+                solara.Text(help, classes=["pm-hint"])
+            solara.Column(children=list(children), style={"gap": "0px"})
 
 
 @solara.component
@@ -230,22 +268,21 @@ def SettingsPanel():
         except Exception as exc:  # a broken scenario module must not take the page down
             state.notice.value = f"scenario {name!r} could not be loaded: {exc}"
 
+    try:
+        summary = get_scenario(s.scenario).summary
+    except Exception:
+        summary = ""
     with solara.Card("Settings", classes=["pm-settings"]):
-        solara.Text("Changes apply when you press Reset.", classes=["pm-hint"])
         solara.Select(
             label="Scenario",
             value=s.scenario,
             values=list_scenarios(),
             on_value=pick_scenario,
         )
-        if "scenario" in wrong:
-            solara.Text(wrong["scenario"], classes=["pm-field-error"])
-        try:
-            summary = get_scenario(s.scenario).summary
-        except Exception:
-            summary = ""
-        if summary:
-            solara.Text(summary, classes=["pm-hint"])
+        solara.Text(
+            (wrong.get("scenario") or summary or "") + " Changes apply when you press Reset.",
+            classes=["pm-field-error" if "scenario" in wrong else "pm-hint"],
+        )
         with solara.Row():
             solara.InputText(
                 "Seed",
@@ -253,6 +290,7 @@ def SettingsPanel():
                 on_value=lambda v: update(state.settings.value.replace(seed=v)),
                 continuous_update=False,
                 error=wrong.get("seed", False),
+                message="a whole number; the same seed, the same run",
             )
             solara.InputText(
                 "Users (simulated)",
@@ -260,83 +298,81 @@ def SettingsPanel():
                 on_value=lambda v: update(state.settings.value.replace(users=v)),
                 continuous_update=False,
                 error=wrong.get("users", False),
+                message=f"{MIN_USERS:,} to {MAX_USERS:,}",
             )
-        solara.Text(
-            f"Seed: a whole number; the same seed and settings give the same run. Users: "
-            f"{MIN_USERS:,} to {MAX_USERS:,}.",
-            classes=["pm-hint"],
-        )
 
-        solara.HTML(tag="div", unsafe_innerHTML="<b>Vendors</b>")
-        for i, name in enumerate(s.vendor_names):
+        with Section("Vendors", help=param_help("vendors.*.stance"), open=True):
+            for i, name in enumerate(s.vendor_names):
+                slider(
+                    param_label(f"vendors.{name}.stance"),
+                    s.stances[i],
+                    0.0,
+                    1.0,
+                    0.05,
+                    lambda v, n=name: update(state.settings.value.with_stance(n, v)),
+                )
+                solara.Select(
+                    label=param_label(f"vendors.{name}.strategy"),
+                    value=s.strategies[i],
+                    values=list(strategies()),
+                    on_value=lambda v, n=name: update(state.settings.value.with_strategy(n, v)),
+                    dense=True,
+                )
+            if "controls" in wrong:
+                solara.Text(wrong["controls"], classes=["pm-field-error"])
+
+        with Section(
+            "Governments",
+            help=f"Appetite: {param_help('countries.*.appetite')} Rule of law: "
+            f"{param_help('countries.*.rule_of_law')} For all countries the sliders show the "
+            "mean, and moving one sets every country to that value.",
+        ):
+            solara.Select(
+                label="Government",
+                value=country,
+                values=[ALL_COUNTRIES, *s.country_names],
+                on_value=set_country,
+                dense=True,
+            )
+            target = None if country == ALL_COUNTRIES else country
+            who = "countries.*" if target is None else f"countries.{target}"
+            if target is None:
+                app, law = _mean(s.appetite), _mean(s.rule_of_law)
+            else:
+                j = s.country_names.index(target)
+                app, law = s.appetite[j], s.rule_of_law[j]
             slider(
-                param_label(f"vendors.{name}.stance"),
-                s.stances[i],
+                param_label(f"{who}.appetite"),
+                app,
                 0.0,
                 1.0,
                 0.05,
-                lambda v, n=name: update(state.settings.value.with_stance(n, v)),
-                help=param_help("vendors.*.stance") if i == 0 else "",
+                lambda v: update(state.settings.value.with_country(target, appetite=v)),
             )
-            solara.Select(
-                label=param_label(f"vendors.{name}.strategy"),
-                value=s.strategies[i],
-                values=list(strategies()),
-                on_value=lambda v, n=name: update(state.settings.value.with_strategy(n, v)),
-                dense=True,
-            )
-        if "controls" in wrong:
-            solara.Text(wrong["controls"], classes=["pm-field-error"])
-
-        solara.HTML(tag="div", unsafe_innerHTML="<b>Governments</b>")
-        solara.Select(
-            label="Government",
-            value=country,
-            values=[ALL_COUNTRIES, *s.country_names],
-            on_value=set_country,
-            dense=True,
-        )
-        target = None if country == ALL_COUNTRIES else country
-        who = "countries.*" if target is None else f"countries.{target}"
-        if target is None:
-            app, law = _mean(s.appetite), _mean(s.rule_of_law)
-        else:
-            j = s.country_names.index(target)
-            app, law = s.appetite[j], s.rule_of_law[j]
-        slider(
-            param_label(f"{who}.appetite"),
-            app,
-            0.0,
-            1.0,
-            0.05,
-            lambda v: update(state.settings.value.with_country(target, appetite=v)),
-            help=param_help("countries.*.appetite"),
-        )
-        slider(
-            param_label(f"{who}.rule_of_law"),
-            law,
-            0.0,
-            1.0,
-            0.05,
-            lambda v: update(state.settings.value.with_country(target, rule_of_law=v)),
-            help=param_help("countries.*.rule_of_law"),
-        )
-        if target is None:
-            solara.Text(
-                "Showing the mean; moving a slider sets every country to that value.",
-                classes=["pm-hint"],
+            slider(
+                param_label(f"{who}.rule_of_law"),
+                law,
+                0.0,
+                1.0,
+                0.05,
+                lambda v: update(state.settings.value.with_country(target, rule_of_law=v)),
             )
 
-        solara.HTML(tag="div", unsafe_innerHTML="<b>Users</b>")
-        slider(
-            param_label("privacy_salience"),
-            s.privacy_salience,
-            0.0,
-            5.0,
-            0.1,
-            lambda v: update(state.settings.value.replace(privacy_salience=v)),
-        )
-        with solara.Details("More parameters", expand="extra" in wrong or bool(s.extra)):
+        with Section(
+            "Users and more parameters",
+            help=f"Salience: {param_help('privacy_salience')} Sensitivity: "
+            f"{param_help('privacy_sensitivity')} Any other parameter as name=value, one per "
+            "line, e.g. hazard=0.2, quarters=60, vendors.Aegis.cash=3000.",
+            open="extra" in wrong or bool(s.extra),
+        ):
+            slider(
+                param_label("privacy_salience"),
+                s.privacy_salience,
+                0.0,
+                5.0,
+                0.1,
+                lambda v: update(state.settings.value.replace(privacy_salience=v)),
+            )
             for k, seg in enumerate(("consumer", "enterprise", "government")):
                 slider(
                     f"{param_label('privacy_sensitivity')}, {seg}",
@@ -360,11 +396,6 @@ def SettingsPanel():
                 continuous_update=False,
                 rows=3,
                 error=wrong.get("extra", False),
-            )
-            solara.Text(
-                "e.g. hazard=0.2, quarters=60, vendors.Aegis.cash=3000, "
-                "countries.Eastria.ban_tolerance=0.1",
-                classes=["pm-hint"],
             )
         if s.source:
             solara.Text(f"Based on {s.source}.", classes=["pm-hint"])

@@ -143,7 +143,8 @@ def find_sweeps(root: Path, max_depth: int = 4, limit: int = 200) -> list[str]:
         here = Path(dirpath)
         depth = len(here.relative_to(root).parts)
         if MANIFEST in filenames and _is_dir(here / CHUNKS):
-            found.append(str(here.relative_to(root)) or ".")
+            if _confined(root, here):
+                found.append(str(here.relative_to(root)) or ".")
             dirnames[:] = []
             continue
         if depth >= max_depth or len(found) >= limit:
@@ -155,6 +156,14 @@ def find_sweeps(root: Path, max_depth: int = 4, limit: int = 200) -> list[str]:
             if d not in SKIP_DIRS and not d.startswith(".") and not _is_link(here / d)
         )
     return sorted(found, key=lambda p: (p.count(os.sep), p))[:limit]
+
+
+def _confined(root: Path, folder: Path) -> bool:
+    try:
+        check_files(root, folder)
+    except (ExplorerError, OSError):
+        return False
+    return True
 
 
 def _is_dir(path: Path) -> bool:

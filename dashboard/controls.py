@@ -121,9 +121,9 @@ def RunControls(model: LiveModel, finished: bool):
 def advance(model: LiveModel, quarters: int) -> None:
     """Step the session's model (never past its horizon) and redraw the views."""
     model.advance(quarters)
+    force_update()  # the views first: the horizon's message must not come before its quarter
     if not model.running:
         state.finished.value = True
-    force_update()
 
 
 @solara.component

@@ -80,7 +80,7 @@ def EventLog(events: pd.DataFrame, countries: list[str], vendors: list[str], fil
         )
         solara.Select("Kind", value=kind, values=[ANY, *kinds], on_value=set_kind, dense=True)
         solara.FileDownload(
-            lambda: events_csv(chosen),
+            events_csv(chosen),
             filename=f"{file_stem}-events.csv",
             label=f"Download CSV ({len(chosen)} events)",
         )

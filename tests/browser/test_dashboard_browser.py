@@ -59,6 +59,17 @@ def wait_quarter(page, q: int) -> None:
     )
 
 
+def wait_button(page, name: str, enabled: bool) -> None:
+    """Wait until the button named ``name`` is enabled (or disabled)."""
+    page.wait_for_function(
+        """([name, enabled]) => {
+            const b = [...document.querySelectorAll('button')].find(b => b.textContent.trim() === name);
+            return b && b.disabled === !enabled;
+        }""",
+        arg=[name, enabled],
+    )
+
+
 def vendor_stance(page, vendor: str) -> str:
     return page.locator(f'tr[data-vendor="{vendor}"] .pm-stance').inner_text()
 
@@ -215,7 +226,7 @@ def test_every_control_of_the_live_page(page, server):
     page.locator(".pm-events-table").wait_for()
     for label, option in (("Country", "Eastria"), ("Vendor", "Open"), ("Kind", "demand")):
         page.locator(".pm-event-log .v-select", has_text=label).click()
-        page.locator(".v-menu__content .v-list-item", has_text=option).first.click()
+        page.locator(".menuable__content__active .v-list-item", has_text=option).first.click()
     count = page.locator(".pm-events-count").inner_text()
     with page.expect_download() as download:
         page.get_by_role("button", name=re.compile(r"Download CSV")).click()
@@ -247,9 +258,9 @@ def test_every_control_of_the_live_page(page, server):
     page.locator(".pm-pending").wait_for()
     assert "not yet applied" in page.locator(".pm-pending-top").inner_text()
     page.locator(".v-select", has_text="Aegis: how it answers demands").click()
-    page.locator(".v-menu__content .v-list-item", has_text="adaptive").first.click()
+    page.locator(".menuable__content__active .v-list-item", has_text="adaptive").first.click()
     page.locator(".v-select", has_text="Government").first.click()
-    page.locator(".v-menu__content .v-list-item", has_text="Eastria").first.click()
+    page.locator(".menuable__content__active .v-list-item", has_text="Eastria").first.click()
     page.get_by_label("Other parameters (name=value, one per line)").fill("hazard=0.2")
     page.keyboard.press("Tab")
     page.get_by_text(re.compile("other parameters")).first.wait_for()
@@ -264,7 +275,7 @@ def test_every_control_of_the_live_page(page, server):
     wait_quarter(page, 1)
     # the scenario picker
     page.locator(".v-select", has_text="Scenario").click()
-    page.locator(".v-menu__content .v-list-item", has_text="platform-decline").first.click()
+    page.locator(".menuable__content__active .v-list-item", has_text="platform-decline").first.click()
     page.locator(".pm-pending").wait_for()
     page.get_by_role("button", name="Reset", exact=True).click()
     page.locator(".pm-pending").wait_for(state="detached")
@@ -342,15 +353,17 @@ def test_a_run_to_the_horizon_redrawn_every_ten_quarters(page, server):
     )
     page.get_by_role("button", name="Play").click()
     page.locator(".pm-horizon").wait_for()
+    wait_quarter(page, 40)
     assert status(page).startswith("Quarter 40 of 40") and "run complete" in status(page)
     assert page.evaluate("() => window.__max") == 40
-    assert page.get_by_role("button", name="Step").is_disabled()
-    assert page.get_by_role("button", name="Play").is_disabled()
+    wait_button(page, "Step", enabled=False)
+    wait_button(page, "Play", enabled=False)
     assert "last quarter (40)" in page.locator(".pm-horizon").inner_text()
     charts_drawn(page)
     page.get_by_role("button", name="Reset", exact=True).click()
     wait_quarter(page, 0)
-    assert page.get_by_role("button", name="Step").is_enabled()
+    wait_button(page, "Step", enabled=True)
+    assert page.evaluate("() => window.__max") == 40  # never past the horizon
 
 
 def test_two_tabs_are_independent(server, context):
@@ -477,7 +490,7 @@ def test_sweep_explorer_long_path_charts_and_a_live_rerun(page, server):
     ):
         before = page.locator('.pm-vega[data-chart="distribution"]').get_attribute("data-drawn")
         page.locator(".v-select", has_text=label).first.click()
-        page.locator(".v-menu__content .v-list-item", has_text=option).first.click()
+        page.locator(".menuable__content__active .v-list-item", has_text=option).first.click()
         if label != "vendor":
             page.wait_for_function(
                 """(b) => { const e = document.querySelector('.pm-vega[data-chart="distribution"]');
@@ -498,4 +511,4 @@ def test_sweep_explorer_long_path_charts_and_a_live_rerun(page, server):
     done = page.locator(".pm-reproduced")
     done.wait_for()
     assert done.inner_text().startswith("Reproduced: all"), done.inner_text()
-    assert page.get_by_role("button", name="Step").is_disabled()
+    wait_button(page, "Step", enabled=False)  # the sweep's last quarter is the run's horizon

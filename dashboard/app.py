@@ -88,7 +88,9 @@ def Layout(children=[]):  # noqa: B006 (Solara's layout signature)
 
     with solara.AppLayout(title="privmarket") as main:
         with solara.AppBar():
-            with solara.lab.Tabs(value=index, on_value=go, align="center"):
+            with solara.lab.Tabs(
+                value=index, on_value=go, align="center", color="white", background_color="primary"
+            ):
                 for r in routes:
                     solara.lab.Tab(r.label, classes=[f"pm-tab-{r.path.strip('/') or 'live'}"])
             solara.lab.ThemeToggle()

@@ -16,6 +16,7 @@ from privmarket.dashboard.core import event_frame
 from privmarket.dashboard.events import EventLog
 from privmarket.dashboard.figures import (
     CHART_KINDS,
+    chart_note,
     chart_rows,
     chart_spec,
     feed_html,
@@ -70,8 +71,11 @@ def ChartView(model, quarter: int, kind: str):
         return cache.json(history)
 
     data = solara.use_memo(rows, dependencies=[model, quarter])
-    with solara.Column(classes=["pm-box", "pm-figure", f"pm-fig-{kind}"]):
+    note = chart_note(kind, model)
+    with solara.Column(classes=["pm-box", "pm-figure", f"pm-fig-{kind}"], style={"gap": "2px"}):
         VegaChart(spec, data, kind)
+        if note:
+            solara.Text(note, classes=["pm-hint"])
 
 
 @solara.component

@@ -179,6 +179,4 @@ def PendingBar():
                 f"applied: {'; '.join(pending)}.",
                 classes=["pm-pending-top"],
             )
-        solara.Button(
-            "Apply (Reset)", on_click=reset, small=True, outlined=True, classes=["pm-apply"]
-        )
+        solara.Button("Apply now", on_click=reset, small=True, outlined=True, classes=["pm-apply"])

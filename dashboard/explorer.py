@@ -88,7 +88,7 @@ def resolve_under(root: Path, text: str) -> Path:
         if not (resolved / MANIFEST).exists() and not (resolved / MANIFEST).is_symlink():
             raise ExplorerError(
                 f"{shown!r} is not a sweep results folder (no {MANIFEST}); "
-                "make one with `privmarket sweep EXPERIMENT --out DIR`"
+                "make one with privmarket sweep EXPERIMENT --out DIR"
             )
         check_files(root, resolved, shown)
     except OSError as exc:
@@ -514,7 +514,7 @@ def ExplorerPage():
         solara.HTML(tag="h2", unsafe_innerHTML="Sweep explorer")
         solara.Text(
             f"Results root: {state.results_root_label()} (sweep results folders below it, "
-            "written by `privmarket sweep`, can be opened).",
+            "written by privmarket sweep, can be opened).",
             classes=["pm-root"],
         )
         with solara.Row(style={"align-items": "center", "flex-wrap": "wrap"}):
@@ -540,7 +540,7 @@ def ExplorerPage():
         if not found:
             solara.Info(
                 "No sweep results below the root yet. Make some with e.g. "
-                "`privmarket sweep quick-grid --out out/sweeps/quick-grid`."
+                "privmarket sweep quick-grid --out out/sweeps/quick-grid"
             )
         if opened:
             try:

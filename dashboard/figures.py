@@ -77,10 +77,6 @@ def chart_spec(kind: str, model: Any) -> dict[str, Any]:
             measures=("total", "handsets"),
             value_format=",.0f",
             zero_rule=True,
-            subtitle=(
-                f"A vendor leaves the handset market after {p.loss_quarters} quarters in a row "
-                "of handset losses, even while services keep its total profit positive."
-            ),
         )
     if kind == "trust":
         return charts.line_spec(
@@ -112,6 +108,17 @@ def chart_spec(kind: str, model: Any) -> dict[str, Any]:
             colors=[charts.PALETTE[1], *["#9a9a9a"] * len(countries)],
         )
     raise KeyError(f"unknown chart {kind!r}; known: {', '.join(CHART_KINDS)}")
+
+
+def chart_note(kind: str, model: Any) -> str:
+    """A line under a chart that says how to read it (empty for most charts)."""
+    if kind == "profit":
+        return (
+            f"Dashed: profit from handsets alone. A vendor leaves the handset market after "
+            f"{model.params.loss_quarters} quarters in a row of handset losses, even while "
+            "services keep its total profit positive."
+        )
+    return ""
 
 
 def _vendor(figure: str, scale: float = 1.0, only_alive: bool = False):

@@ -105,6 +105,8 @@ CONTRAST = """(selectors) => {
 }"""
 #: Text the issue found white on white in the dark theme, and the rest of the page's own text.
 READABLE = [
+    ".v-tab--active",
+    ".v-tab:not(.v-tab--active)",
     ".pm-status",
     ".pm-vendors td",
     ".pm-vendors th",
@@ -146,6 +148,8 @@ def test_both_pages_are_readable_in_both_themes_and_widths(
         wait_quarter(page, 1)
         charts_drawn(page)
         assert_readable(page, READABLE)
+        # the charts follow the theme (Vega's dark theme: light text on the dark page)
+        assert page.locator(f'.pm-vega[data-theme="{scheme}"]').count() == len(CHARTS)
         # the vendor table is never cut off: it fits, or scrolls inside its own box
         fits = page.evaluate(
             """() => { const t = document.querySelector('.pm-vendors');
@@ -265,7 +269,7 @@ def test_every_control_of_the_live_page(page, server):
     page.keyboard.press("Tab")
     page.get_by_text(re.compile("other parameters")).first.wait_for()
     # apply from the bar at the top
-    page.get_by_role("button", name="Apply (Reset)").click()
+    page.get_by_role("button", name="Apply now").click()
     wait_quarter(page, 0)
     page.locator(".pm-pending").wait_for(state="detached")
     assert vendor_stance(page, "Aegis") == "0.90"

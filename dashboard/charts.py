@@ -178,7 +178,7 @@ def line_spec(
             "encoding": {"y": y, "color": col, "shape": shape},
         },
         {
-            "transform": [{"filter": "datum.end"}, *([not_muted] if not_muted else [])],
+            "transform": [*ends, *([not_muted] if not_muted else [])],
             "mark": {
                 "type": "text",
                 "align": "left",
@@ -186,7 +186,7 @@ def line_spec(
                 "fontSize": 11,
                 "fontWeight": "bold",
             },
-            "encoding": {"y": y, "text": {"field": "series"}, "color": col},
+            "encoding": {"y": y, "text": {"field": "series", "type": "nominal"}, "color": col},
         },
         _hover_layer(keys, series, measures, value_format, muted),
     ]

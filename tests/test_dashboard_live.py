@@ -262,6 +262,11 @@ def test_chart_specs_and_rows(run, kind):
     )
     domain = line["encoding"]["color"]["scale"]["domain"]
     assert {r["series"] for r in rows} <= set(domain)
+    # each series ends in a marker of its own shape and its name (not colour alone)
+    ends = [layer for layer in spec["layer"] if layer["mark"]["type"] in ("text", "point")]
+    assert len(ends) == 2
+    for layer in ends:
+        assert layer["transform"][0]["joinaggregate"][0]["op"] == "max"
     hover = spec["layer"][-1]
     assert hover["params"][0]["select"]["nearest"] and len(hover["encoding"]["tooltip"]) > 1
 

@@ -4,10 +4,11 @@ Nothing here holds a model at module level. :class:`LiveSettings` is an
 immutable record of what the user typed and chose; :func:`resolve` turns it into
 a validated :class:`~sim.params.Params` and a seed, or raises
 :class:`~sim.params.ParameterError` with a message for the page.
-:class:`LiveModel` is the :class:`~sim.model.MarketModel` that Mesa's
-``SolaraViz`` rebuilds on Reset: it reads the session's current settings and,
-when they are invalid, reports why and falls back to the last valid ones, so
-the page never shows a traceback.
+:class:`LiveModel` is the :class:`~sim.model.MarketModel` the page rebuilds on
+Reset (called as Mesa's ``SolaraViz`` calls a model class): it reads the
+session's current settings and, when they are invalid, reports why and falls
+back to the last valid ones, so the page never shows a traceback. It stops at
+its horizon, and keeps the figures the page draws per quarter.
 
 Example
 -------

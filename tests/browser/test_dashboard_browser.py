@@ -165,6 +165,8 @@ def test_both_pages_are_readable_in_both_themes_and_widths(
             page.screenshot(
                 path=str(screenshot_dir / f"dashboard-live-{scheme}-{width}.png"), full_page=False
             )
+            if (scheme, width) == ("light", 1400):  # the README's picture
+                page.screenshot(path=str(screenshot_dir / "dashboard-live.png"))
         page.locator(".v-tab", has_text="Sweep explorer").click()
         page.get_by_role("button", name="Open").wait_for()
         page.get_by_label("or type a folder path").fill("sweeps/survival-demo")
@@ -177,6 +179,8 @@ def test_both_pages_are_readable_in_both_themes_and_widths(
                 path=str(screenshot_dir / f"dashboard-explorer-{scheme}-{width}.png"),
                 full_page=False,
             )
+            if (scheme, width) == ("light", 1400):
+                page.screenshot(path=str(screenshot_dir / "dashboard-explorer.png"))
         watch.check()
     finally:
         ctx.close()
@@ -279,7 +283,9 @@ def test_every_control_of_the_live_page(page, server):
     wait_quarter(page, 1)
     # the scenario picker
     page.locator(".v-select", has_text="Scenario").click()
-    page.locator(".menuable__content__active .v-list-item", has_text="platform-decline").first.click()
+    page.locator(
+        ".menuable__content__active .v-list-item", has_text="platform-decline"
+    ).first.click()
     page.locator(".pm-pending").wait_for()
     page.get_by_role("button", name="Reset", exact=True).click()
     page.locator(".pm-pending").wait_for(state="detached")
@@ -516,3 +522,10 @@ def test_sweep_explorer_long_path_charts_and_a_live_rerun(page, server):
     done.wait_for()
     assert done.inner_text().startswith("Reproduced: all"), done.inner_text()
     wait_button(page, "Step", enabled=False)  # the sweep's last quarter is the run's horizon
+
+
+def test_server_log_has_no_warnings_or_tracebacks(server):
+    """After all the flows above: no cookie warning per page load, no traceback."""
+    text = server["log"].read_text()
+    assert "samesite" not in text.lower()
+    assert "Traceback" not in text

@@ -84,4 +84,7 @@ CSS = """
 .pm-run-text { font-size: 12.5px; color: var(--pm-fg); }
 .pm-summary div { margin-bottom: 2px; }
 .pm-page-error { margin: 8px 0; }
+/* Tabs on the app bar: solid colours (Vuetify fades the inactive one to 60% white). */
+.v-app-bar .v-tab { color: #dce7f5 !important; }
+.v-app-bar .v-tab--active { color: #ffffff !important; }
 """

@@ -80,26 +80,31 @@ def no_traceback(page) -> None:
 
 
 CONTRAST = """(selectors) => {
-    const lum = (c) => {
+    const rgba = (c) => {
         const m = c.match(/rgba?\\(([^)]+)\\)/); if (!m) return null;
-        const [r, g, b, a] = m[1].split(',').map(Number);
-        if (a === 0) return null;
+        const v = m[1].split(',').map(Number);
+        return [v[0], v[1], v[2], v.length > 3 ? v[3] : 1];
+    };
+    const lum = ([r, g, b]) => {
         const lin = [r, g, b].map(v => { v /= 255; return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
         return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2];
     };
     const background = (el) => {
         for (let e = el; e; e = e.parentElement) {
-            const l = lum(getComputedStyle(e).backgroundColor);
-            if (l !== null) return l;
+            const c = rgba(getComputedStyle(e).backgroundColor);
+            if (c && c[3] > 0) return c;
         }
-        return 1;
+        return [255, 255, 255, 1];
     };
     const out = {};
     for (const sel of selectors) {
         const el = document.querySelector(sel);
         if (!el) { out[sel] = null; continue; }
-        const fg = lum(getComputedStyle(el).color), bg = background(el);
-        out[sel] = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+        const bg = background(el), fg = rgba(getComputedStyle(el).color);
+        // a translucent text colour is what it looks like over its background
+        const seen = [0, 1, 2].map(i => fg[i] * fg[3] + bg[i] * (1 - fg[3]));
+        const a = lum(seen), b = lum(bg);
+        out[sel] = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
     }
     return out;
 }"""

@@ -23,8 +23,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-# Presence of a vendor in a country (0 active, 1 left the country, 2 banned).
-from privmarket.agents.vendor import ACTIVE, BANNED, EXITED  # noqa: F401 (re-exported)
+# Presence of a vendor in a country (0 active, 1 left the country, 2 banned): the core's
+# vocabulary names them; before it did, the vendor module held the codes.
+try:
+    from privmarket.sim.vocabulary import Presence
+
+    ACTIVE, EXITED, BANNED = Presence.ACTIVE, Presence.EXITED, Presence.BANNED
+except ImportError:  # pragma: no cover - the core before its vocabulary module
+    from privmarket.agents.vendor import ACTIVE, BANNED, EXITED  # noqa: F401 (re-exported)
 
 #: Cumulative market totals the page charts, as named in the model's per-quarter table.
 TOTALS = ("demands", "bans", "backdowns", "deals", "country_exits", "vendor_failures")
@@ -86,6 +92,13 @@ def market_totals(model: Any) -> dict[str, float]:
     """The cumulative market totals (demands, bans, ...) after the model's last quarter."""
     found = model.datacollector.model_vars
     return {name: float(found[name][-1]) if found.get(name) else 0.0 for name in TOTALS}
+
+
+def open_demands(model: Any, government: Any) -> int:
+    """How many demands of ``government`` are open (waiting for an answer or enforcement)."""
+    if hasattr(model, "open_demands"):  # the model keeps the demands
+        return len(model.open_demands(government.country))
+    return len(getattr(government, "open", ()))
 
 
 def presence(vendor: Any) -> np.ndarray:

@@ -19,7 +19,7 @@ from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
 from privmarket.dashboard import charts
-from privmarket.dashboard.core import ACTIVE, BANNED, EXITED, presence
+from privmarket.dashboard.core import ACTIVE, BANNED, EXITED, open_demands, presence
 
 #: The live page's charts, by the key used in CSS classes and tests.
 CHART_KINDS = ("shares", "cash", "profit", "trust", "enforcement", "exposure")
@@ -242,7 +242,7 @@ def world_state(model: Any) -> list[dict[str, Any]]:
                 appetite=float(gov.appetite),
                 rule_of_law=float(gov.rule_of_law),
                 readable=float(readable[c]),
-                open_demands=len(gov.open),
+                open_demands=open_demands(model, gov),
                 vendors=vendors,
             )
         )

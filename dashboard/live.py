@@ -429,6 +429,8 @@ class LiveModel(MarketModel):
                 f"({used.scenario}, seed {seed}, {params.n_users:,} users)."
             )
         super().__init__(params, rng=seed)
+        #: The run's last quarter (the model itself may name it the same way).
+        self.horizon = int(params.quarters)
         # Held while stepping and while the page reads the model, so that a view
         # never sees a half-done quarter (Play steps in a thread of its own).
         self.lock = threading.RLock()
@@ -441,11 +443,6 @@ class LiveModel(MarketModel):
             fallback.value = used
         if report is not None:
             report(message)
-
-    @property
-    def horizon(self) -> int:
-        """The run's last quarter."""
-        return int(self.params.quarters)
 
     @property
     def at_horizon(self) -> bool:

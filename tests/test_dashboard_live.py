@@ -344,7 +344,7 @@ def test_world_state_shows_presence_bans_exits_and_access():
     html = F.world_html(world)
     assert html.count('class="pm-tile"') == len(names)
     assert f'data-country="{names[2]}"' in html and 'data-status="banned"' in html
-    m.fail(3, "test")
+    m.vendor_list[3].alive = False  # left the market (how the model marks it)
     assert {v["status"] for c in F.world_state(m) for v in c["vendors"] if v["index"] == 3} == {
         "failed"
     }

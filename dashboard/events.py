@@ -19,6 +19,7 @@ Example
 from __future__ import annotations
 
 import html
+import re
 
 import pandas as pd
 import solara
@@ -39,6 +40,16 @@ def filter_events(
     if kind and kind != ANY:
         keep &= events["kind"] == kind
     return events[keep]
+
+
+def safe_stem(name: str) -> str:
+    """A file name stem made from a name (a scenario's, a run's): letters, digits, ``.-_`` only.
+
+    >>> safe_stem("../../etc/passwd seed 3")
+    'etc-passwd-seed-3'
+    """
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
+    return stem[:80] or "events"
 
 
 def events_csv(events: pd.DataFrame) -> bytes:
@@ -81,7 +92,7 @@ def EventLog(events: pd.DataFrame, countries: list[str], vendors: list[str], fil
         solara.Select("Kind", value=kind, values=[ANY, *kinds], on_value=set_kind, dense=True)
         solara.FileDownload(
             events_csv(chosen),
-            filename=f"{file_stem}-events.csv",
+            filename=f"{safe_stem(file_stem)}-events.csv",
             label=f"Download CSV ({len(chosen)} events)",
         )
     shown = min(len(chosen), SHOWN)

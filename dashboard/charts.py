@@ -193,7 +193,14 @@ def line_spec(
     spec = _base(title, subtitle)
     spec["encoding"] = {"x": x}
     spec["layer"] = layers
-    spec["padding"] = {"right": 6 + 7 * max((len(s) for s in shown), default=0)}
+    # room for the names at the lines' ends, and on the left for wide axis labels (thousands),
+    # which the fit to the container does not always leave
+    spec["padding"] = {
+        "left": 28,
+        "top": 5,
+        "bottom": 5,
+        "right": 6 + 7 * max((len(s) for s in shown), default=0),
+    }
     return spec
 
 

@@ -1,4 +1,4 @@
-"""The Solara dashboard: a live run on Mesa's SolaraViz, and an explorer of finished sweeps.
+"""The Solara dashboard: a live run (Mesa model, Solara page) and an explorer of finished sweeps.
 
 Serve it with ``privmarket dashboard`` (or ``solara run dashboard/app.py``).
 """

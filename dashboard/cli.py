@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ipaddress
+import logging
 import os
 import socket
+import warnings
 from pathlib import Path
 
 from privmarket.dashboard import (
@@ -75,6 +77,8 @@ def server_env(
         ENV_PLAY_INTERVAL: str(play_interval),
         # No usage telemetry (it would call out to the internet).
         "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
+        # No "runs on Solara" banner over the page's bottom corner.
+        "SOLARA_THEME_SHOW_BANNER": "False",
     }
 
 
@@ -121,14 +125,37 @@ def _dashboard(args: argparse.Namespace) -> int:
             "the dashboard; use --host 127.0.0.1 to keep it local"
         )
 
+    quiet_server_warnings()
     import solara.server.settings
     from solara.__main__ import cli as solara_cli
 
     solara.server.settings.telemetry.mixpanel_enable = False
+    solara.server.settings.theme.show_banner = False
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how it is meant to stop
         solara_cli.main(args=solara_args(host, port), prog_name="solara", standalone_mode=False)
     print("privmarket dashboard: stopped")
     return 0
+
+
+def quiet_server_warnings() -> None:
+    """Keep the server's output to what a user needs, and the page's errors in it.
+
+    Solara warns on every page served over plain http to an address other than
+    "localhost" that its session cookie falls back to SameSite=Lax. That is the
+    right cookie for a dashboard opened directly (not inside another site's
+    frame), so the warning is noise: one per page load. Errors the page catches
+    are logged under ``privmarket.dashboard`` with their traceback.
+    """
+    warnings.filterwarnings(
+        "ignore", message="Cookies with samesite=none require https", category=UserWarning
+    )
+    log = logging.getLogger("privmarket.dashboard")
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("privmarket dashboard: %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
 
 
 def register(sub: argparse._SubParsersAction) -> None:

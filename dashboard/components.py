@@ -1,9 +1,9 @@
-"""Solara components of the live page: the settings panel and the model views.
+"""Solara components of the live page: the model views and the settings panel.
 
 :func:`LiveViews` reads Mesa's ``update_counter`` (so the page redraws after
-each Step or Play tick) and hands the model and its quarter to each view, which
-recomputes only when one of them changed. Figures are matplotlib PNGs; nothing
-loads from the network.
+each Step or Play tick) and hands the model and its quarter to each view,
+which recomputes only when one of them changed. Charts are Vega-Lite views
+(:mod:`privmarket.dashboard.vega`) whose data is replaced on each redraw.
 """
 
 from __future__ import annotations
@@ -12,68 +12,79 @@ import solara
 from mesa.visualization.utils import update_counter
 
 from privmarket.dashboard import state
+from privmarket.dashboard.core import event_frame
+from privmarket.dashboard.events import EventLog
 from privmarket.dashboard.figures import (
-    CHARTS,
+    CHART_KINDS,
+    chart_note,
+    chart_rows,
+    chart_spec,
     feed_html,
     reading,
     status_line,
-    table_of,
     vendor_rows,
     vendors_html,
     world_html,
     world_state,
 )
+from privmarket.dashboard.labels import param_help, param_label
 from privmarket.dashboard.live import (
     MAX_USERS,
     MIN_USERS,
     LiveSettings,
-    check,
     compare_outcomes,
+    problems,
     strategies,
 )
+from privmarket.dashboard.vega import VegaChart, to_json
 from privmarket.sim.scenarios import get_scenario, list_scenarios
 
 ALL_COUNTRIES = "All countries"
-#: Above this model time per quarter the page suggests a render interval.
+#: Above this model time per quarter the page suggests redrawing less often.
 SLOW_STEP_MS = 200
 
 
 # ------------------------------------------------------------------ views
-def _locked(model, compute):
-    with reading(model):
-        return compute()
+class RowCache:
+    """A chart's rows as JSON text, one piece per quarter (past quarters' rows never change)."""
+
+    def __init__(self, model, kind: str) -> None:
+        self.model, self.kind = model, kind
+        self.pieces: list[str] = []
+
+    def json(self, history) -> str:
+        for rec in history[len(self.pieces) :]:
+            rows = chart_rows(self.kind, self.model, [rec])
+            self.pieces.append(to_json(rows)[1:-1])
+        return "[" + ",".join(p for p in self.pieces[: len(history)] if p) + "]"
 
 
 @solara.component
 def ChartView(model, quarter: int, kind: str):
-    """One live chart. Its axes are drawn once per model; each quarter redraws the lines."""
-    holder = solara.use_memo(dict, dependencies=[model])
+    """One live chart: its spec is built once per model, its rows added once per quarter."""
+    spec = solara.use_memo(lambda: to_json(chart_spec(kind, model)), dependencies=[model])
+    cache = solara.use_memo(lambda: RowCache(model, kind), dependencies=[model])
 
-    def render() -> bytes | str:
-        table = table_of(model)
-        try:
-            if "chart" not in holder:
-                holder["chart"] = CHARTS[kind](table, model.params.quarters)
-            return holder["chart"].png(table)
-        except (ValueError, TypeError, KeyError) as exc:  # odd data must not break the page
-            holder.pop("chart", None)
-            return f"this figure cannot be drawn for quarter {quarter}: {exc}"
+    def rows() -> str:
+        with reading(model):
+            history = list(model.history)
+        return cache.json(history)
 
-    image = solara.use_memo(render, dependencies=[model, quarter])
-    with solara.Column(classes=["pm-box", "pm-figure", f"pm-fig-{kind}"]):
-        if isinstance(image, str):
-            solara.Error(image)
-        else:
-            solara.Image(image, width="100%")
+    data = solara.use_memo(rows, dependencies=[model, quarter])
+    note = chart_note(kind, model)
+    with solara.Column(classes=["pm-box", "pm-figure", f"pm-fig-{kind}"], style={"gap": "2px"}):
+        VegaChart(spec, data, kind)
+        if note:
+            solara.Text(note, classes=["pm-hint"])
 
 
 @solara.component
 def StatusView(model, quarter: int):
-    """Where the run stands: quarter, vendors, and any message about the settings."""
-    notice = state.notice.value
+    """Where the run stands: quarter, vendors (total and handset profit), a rerun's check."""
     with reading(model):
-        line, vendors = status_line(model), vendors_html(vendor_rows(model))
-    with solara.Column(classes=["pm-box", "pm-status-view"]):
+        line = status_line(model)
+        table = vendors_html(vendor_rows(model), model.params.loss_quarters)
+    with solara.Column(classes=["pm-box", "pm-status-view", "pm-wide"]):
         solara.HTML(tag="div", unsafe_innerHTML=line, classes=["pm-status"])
         settings = getattr(model, "settings", None)
         if settings is not None and settings.source:
@@ -94,27 +105,35 @@ def StatusView(model, quarter: int):
                         "are matched exactly.",
                         classes=["pm-reproduced"],
                     )
-        if notice:
-            solara.Error(notice, classes=["pm-notice"])
-        solara.HTML(tag="div", unsafe_innerHTML=vendors)
+        solara.HTML(
+            tag="div",
+            unsafe_innerHTML=table
+            + '<div class="pm-hint">Profit is the whole quarter\'s (handsets and services); '
+            "handset profit is what the viability rule watches: "
+            f"{model.params.loss_quarters} losing quarters in a row on handsets and the vendor "
+            "leaves the market, or at once when its cash runs out.</div>",
+        )
         step_ms = 1000 * getattr(model, "step_seconds", 0.0)
         if step_ms > SLOW_STEP_MS:
             solara.Info(
                 f"The last quarter took {step_ms:,.0f} ms to compute at "
-                f"{model.params.n_users:,} users: raise Render Interval (Controls) to redraw "
-                "every few quarters while playing, or use fewer users.",
+                f"{model.params.n_users:,} users: raise 'Redraw every N quarters' (Run) to "
+                "play faster, or use fewer users.",
                 classes=["pm-slow"],
+                dense=True,
             )
 
 
 @solara.component
 def WorldView(model, quarter: int):
-    """A tile per country: local shares, and which vendors are present, banned or readable."""
-    content = solara.use_memo(
-        lambda: _locked(model, lambda: world_html(world_state(model))),
-        dependencies=[model, quarter],
-    )
-    with solara.Column(classes=["pm-box", "pm-world-view"]):
+    """A tile per country: readable share, local shares, and each vendor's status there."""
+
+    def build() -> str:
+        with reading(model):
+            return world_html(world_state(model))
+
+    content = solara.use_memo(build, dependencies=[model, quarter])
+    with solara.Column(classes=["pm-box", "pm-world-view", "pm-wide"]):
         solara.HTML(
             tag="div", unsafe_innerHTML="<b>World: who sells where, and who can read whom</b>"
         )
@@ -122,37 +141,61 @@ def WorldView(model, quarter: int):
 
 
 @solara.component
-def EventFeed(model, quarter: int):
-    """The event log in plain words, newest first."""
-    content = solara.use_memo(
-        lambda: _locked(model, lambda: feed_html(model.event_frame().to_dict("records"))),
-        dependencies=[model, quarter],
-    )
+def EventViews(model, quarter: int):
+    """The newest events in plain words, and the full log behind a button."""
+    full, set_full = solara.use_state(False)
+
+    def build():
+        with reading(model):
+            return event_frame(model)
+
+    # the frame changes only when events were added
+    events = solara.use_memo(build, dependencies=[model, len(model.events)])
     with solara.Column(classes=["pm-box", "pm-feed-view"]):
-        solara.HTML(
-            tag="div", unsafe_innerHTML=f"<b>What happened</b> ({len(model.events)} events)"
-        )
-        solara.HTML(tag="div", unsafe_innerHTML=content)
+        with solara.Row(style={"align-items": "center", "justify-content": "space-between"}):
+            solara.HTML(
+                tag="div",
+                unsafe_innerHTML=f"<b>What happened</b> ({len(events)} events; newest first)",
+            )
+            solara.Button(
+                "Hide full log" if full else "Full event log",
+                on_click=lambda: set_full(not full),
+                small=True,
+                outlined=True,
+                classes=["pm-full-log"],
+            )
+        if full:
+            with solara.Column(classes=["pm-event-log"]):
+                EventLog(
+                    events,
+                    [c.name for c in model.params.countries],
+                    [v.name for v in model.params.vendors],
+                    f"{model.scenario_name}-seed{model.seed}",
+                )
+        else:
+            solara.HTML(tag="div", unsafe_innerHTML=feed_html(events))
 
 
 @solara.component
 def LiveViews(model):
     """The live page's main area: every view of the model, redrawn after each step.
 
-    This is the only component that reads Mesa's ``update_counter``: one
-    render pass per step, whatever the number of views.
+    This is the only component that reads Mesa's ``update_counter``: each
+    reader costs a render pass of its own, so one reader means one pass per
+    step. It hands the model and its quarter to each view, which recomputes
+    only when one of them changed.
     """
     update_counter.get()
     q = model.quarter
     with solara.Div(classes=["pm-grid"]):
         StatusView(model, q)
+        for kind in CHART_KINDS[:2]:
+            ChartView(model, q, kind)
+        EventViews(model, q)
+        ChartView(model, q, "profit")
         WorldView(model, q)
-        ChartView(model, q, "shares")
-        EventFeed(model, q)
-        ChartView(model, q, "cash")
-        ChartView(model, q, "trust")
-        ChartView(model, q, "enforcement")
-        ChartView(model, q, "exposure")
+        for kind in CHART_KINDS[3:]:
+            ChartView(model, q, kind)
 
 
 # --------------------------------------------------------- settings panel
@@ -184,28 +227,41 @@ def slider(label: str, value: float, low: float, high: float, step: float, on_ch
 
 
 @solara.component
-def SettingsSidebar():
-    """The settings panel, placed in the sidebar below Mesa's controls.
+def Section(title: str, help: str = "", open: bool = False, children=[]):  # noqa: B006
+    """A titled part of the settings that opens and closes; closed, its controls are not drawn.
 
-    Solara orders sidebar content by depth in the component tree; this extra
-    level puts the panel after the cards ``SolaraViz`` adds.
+    Every control on the page is walked on every redraw, so parts nobody is
+    editing stay closed (the run's redraw is then faster).
     """
-    _InSidebar()
-
-
-@solara.component
-def _InSidebar():
-    with solara.Sidebar():
-        SettingsPanel()
+    shown, set_shown = solara.use_state(open)
+    key = title.lower().split()[0]
+    with solara.Column(classes=["pm-section", f"pm-section-{key}"], style={"gap": "2px"}):
+        solara.Button(
+            title,
+            icon_name="mdi-chevron-down" if shown else "mdi-chevron-right",
+            on_click=lambda: set_shown(not shown),
+            text=True,
+            classes=["pm-section-toggle", f"pm-open-{key}"],
+            style={"justify-content": "flex-start", "padding": "0 4px"},
+        )
+        if shown:
+            if help:
+                solara.Text(help, classes=["pm-hint"])
+            solara.Column(children=list(children), style={"gap": "0px"})
 
 
 @solara.component
 def SettingsPanel():
-    """Scenario, seed, users, vendors, governments and users' privacy; applied on Reset."""
+    """Scenario, seed, users, vendors, governments and users' privacy; applied on Reset.
+
+    A problem is shown under the field that holds it (the field is marked),
+    under Reset, and at the top of the page.
+    """
     s: LiveSettings = state.settings.value
     country, set_country = solara.use_state(ALL_COUNTRIES)
     if country != ALL_COUNTRIES and country not in s.country_names:
         country = ALL_COUNTRIES
+    wrong = problems(s)
 
     def update(new: LiveSettings) -> None:
         state.settings.value = state.settings.value.edited(new)
@@ -216,6 +272,10 @@ def SettingsPanel():
         except Exception as exc:  # a broken scenario module must not take the page down
             state.notice.value = f"scenario {name!r} could not be loaded: {exc}"
 
+    try:
+        summary = get_scenario(s.scenario).summary
+    except Exception:
+        summary = ""
     with solara.Card("Settings", classes=["pm-settings"]):
         solara.Select(
             label="Scenario",
@@ -223,97 +283,103 @@ def SettingsPanel():
             values=list_scenarios(),
             on_value=pick_scenario,
         )
-        try:
-            summary = get_scenario(s.scenario).summary
-        except Exception:
-            summary = ""
-        if summary:
-            solara.Text(summary, style={"font-size": "12px", "color": "#555"})
+        solara.Text(
+            (wrong.get("scenario") or summary or "") + " Changes apply when you press Reset.",
+            classes=["pm-field-error" if "scenario" in wrong else "pm-hint"],
+        )
         with solara.Row():
             solara.InputText(
                 "Seed",
                 value=s.seed,
                 on_value=lambda v: update(state.settings.value.replace(seed=v)),
                 continuous_update=False,
+                error=wrong.get("seed", False),
+                message="a whole number; the same seed, the same run",
             )
             solara.InputText(
                 "Users (simulated)",
                 value=s.users,
                 on_value=lambda v: update(state.settings.value.replace(users=v)),
                 continuous_update=False,
+                error=wrong.get("users", False),
+                message=f"{MIN_USERS:,} to {MAX_USERS:,}",
             )
-        solara.Text(
-            f"{MIN_USERS:,} to {MAX_USERS:,} simulated users",
-            style={"font-size": "11px", "color": "#777"},
-        )
 
-        solara.Markdown("**Vendors**: privacy stance (1 = cannot read users' traffic)")
-        for i, name in enumerate(s.vendor_names):
+        with Section("Vendors", help=param_help("vendors.*.stance"), open=True):
+            for i, name in enumerate(s.vendor_names):
+                slider(
+                    param_label(f"vendors.{name}.stance"),
+                    s.stances[i],
+                    0.0,
+                    1.0,
+                    0.05,
+                    lambda v, n=name: update(state.settings.value.with_stance(n, v)),
+                )
+                solara.Select(
+                    label=param_label(f"vendors.{name}.strategy"),
+                    value=s.strategies[i],
+                    values=list(strategies()),
+                    on_value=lambda v, n=name: update(state.settings.value.with_strategy(n, v)),
+                    dense=True,
+                )
+            if "controls" in wrong:
+                solara.Text(wrong["controls"], classes=["pm-field-error"])
+
+        with Section(
+            "Governments",
+            help=f"Appetite: {param_help('countries.*.appetite')} Rule of law: "
+            f"{param_help('countries.*.rule_of_law')} For all countries the sliders show the "
+            "mean, and moving one sets every country to that value.",
+        ):
+            solara.Select(
+                label="Government",
+                value=country,
+                values=[ALL_COUNTRIES, *s.country_names],
+                on_value=set_country,
+                dense=True,
+            )
+            target = None if country == ALL_COUNTRIES else country
+            who = "countries.*" if target is None else f"countries.{target}"
+            if target is None:
+                app, law = _mean(s.appetite), _mean(s.rule_of_law)
+            else:
+                j = s.country_names.index(target)
+                app, law = s.appetite[j], s.rule_of_law[j]
             slider(
-                f"{name} privacy stance",
-                s.stances[i],
+                param_label(f"{who}.appetite"),
+                app,
                 0.0,
                 1.0,
                 0.05,
-                lambda v, n=name: update(state.settings.value.with_stance(n, v)),
+                lambda v: update(state.settings.value.with_country(target, appetite=v)),
             )
-            solara.Select(
-                label=f"{name} strategy",
-                value=s.strategies[i],
-                values=list(strategies()),
-                on_value=lambda v, n=name: update(state.settings.value.with_strategy(n, v)),
-                dense=True,
-            )
-
-        solara.Markdown("**Governments**")
-        solara.Select(
-            label="Government",
-            value=country,
-            values=[ALL_COUNTRIES, *s.country_names],
-            on_value=set_country,
-            dense=True,
-        )
-        target = None if country == ALL_COUNTRIES else country
-        if target is None:
-            app, law = _mean(s.appetite), _mean(s.rule_of_law)
-        else:
-            j = s.country_names.index(target)
-            app, law = s.appetite[j], s.rule_of_law[j]
-        slider(
-            "Surveillance appetite",
-            app,
-            0.0,
-            1.0,
-            0.05,
-            lambda v: update(state.settings.value.with_country(target, appetite=v)),
-        )
-        slider(
-            "Rule of law",
-            law,
-            0.0,
-            1.0,
-            0.05,
-            lambda v: update(state.settings.value.with_country(target, rule_of_law=v)),
-        )
-        if target is None:
-            solara.Text(
-                "Showing the mean; moving a slider sets every country to that value.",
-                style={"font-size": "11px", "color": "#777"},
+            slider(
+                param_label(f"{who}.rule_of_law"),
+                law,
+                0.0,
+                1.0,
+                0.05,
+                lambda v: update(state.settings.value.with_country(target, rule_of_law=v)),
             )
 
-        solara.Markdown("**Users**")
-        slider(
-            "Privacy salience",
-            s.privacy_salience,
-            0.0,
-            5.0,
-            0.1,
-            lambda v: update(state.settings.value.replace(privacy_salience=v)),
-        )
-        with solara.Details("More parameters"):
+        with Section(
+            "Users and more parameters",
+            help=f"Salience: {param_help('privacy_salience')} Sensitivity: "
+            f"{param_help('privacy_sensitivity')} Any other parameter as name=value, one per "
+            "line, e.g. hazard=0.2, quarters=60, vendors.Aegis.cash=3000.",
+            open="extra" in wrong or bool(s.extra),
+        ):
+            slider(
+                param_label("privacy_salience"),
+                s.privacy_salience,
+                0.0,
+                5.0,
+                0.1,
+                lambda v: update(state.settings.value.replace(privacy_salience=v)),
+            )
             for k, seg in enumerate(("consumer", "enterprise", "government")):
                 slider(
-                    f"Privacy sensitivity, {seg}",
+                    f"{param_label('privacy_sensitivity')}, {seg}",
                     s.privacy_sensitivity[k],
                     0.0,
                     6.0,
@@ -333,20 +399,7 @@ def SettingsPanel():
                 on_value=lambda v: update(state.settings.value.replace(extra=v)),
                 continuous_update=False,
                 rows=3,
+                error=wrong.get("extra", False),
             )
-            solara.Text(
-                "e.g. hazard=0.2, quarters=60, vendors.Aegis.cash=3000, "
-                "countries.Eastria.ban_tolerance=0.1",
-                style={"font-size": "11px", "color": "#777"},
-            )
-
-        problem = check(s)
-        if problem:
-            solara.Error(
-                "Invalid settings (Reset keeps the last valid ones):\n" + problem,
-                classes=["pm-invalid"],
-            )
-        elif state.model.value is not None and getattr(state.model.value, "settings", None) != s:
-            solara.Info("Settings changed: press Reset to apply them.", classes=["pm-pending"])
         if s.source:
-            solara.Text(f"Based on {s.source}.", style={"font-size": "12px"})
+            solara.Text(f"Based on {s.source}.", classes=["pm-hint"])

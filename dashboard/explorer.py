@@ -6,11 +6,19 @@ that run (its scenario, parameters and seed) on the live page.
 
 Only folders below the configured results root can be opened (``--results-root``
 of ``privmarket dashboard``; default, the directory it was started in): paths
-that resolve outside it, through ``..`` or symbolic links, are refused.
+that resolve outside it, through ``..`` or symbolic links, are refused, and so
+is a folder whose ``manifest.json``, ``chunks`` folder or any chunk file is a
+link to something outside the root. Any error of the file system on a user's
+path (a name too long, no permission, a loop of links) is a one-line message,
+never a traceback.
+
+Charts are Vega-Lite (hover for values); outcomes are shown in the same units
+as on the live page (shares in %), parameters by their descriptions.
 """
 
 from __future__ import annotations
 
+import html
 import math
 import os
 from dataclasses import dataclass, field
@@ -20,12 +28,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import solara
-from matplotlib.figure import Figure
 
-from privmarket.dashboard import state
+from privmarket.dashboard import charts, state
+from privmarket.dashboard.labels import (
+    display_value,
+    outcome_label,
+    outcome_unit,
+    param_help,
+    param_label,
+)
 from privmarket.dashboard.live import LiveSettings
+from privmarket.dashboard.vega import VegaChart, records, to_json
 
 MANIFEST = "manifest.json"
+CHUNKS = "chunks"
 #: Folders never searched for sweeps (environments, caches, version control).
 SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", "site-packages", "chunks"}
 ALL_RUNS = "all runs"
@@ -37,48 +53,98 @@ class ExplorerError(ValueError):
 
 
 # ------------------------------------------------------------------- paths
+def _inside(root: Path, path: Path) -> bool:
+    return path == root or path.is_relative_to(root)
+
+
 def resolve_under(root: Path, text: str) -> Path:
     """The folder ``text`` names (relative to ``root``, or absolute), if it lies below ``root``.
 
-    Symbolic links and ``..`` are resolved first, so neither can leave the root.
+    Symbolic links and ``..`` are resolved first, so neither can leave the root;
+    the files the explorer will read (``manifest.json``, ``chunks`` and every
+    file in it) are resolved too (:func:`check_files`). Raises
+    :class:`ExplorerError` with a one-line message, for any error of the file
+    system too.
     """
     raw = (text or "").strip()
     if not raw:
         raise ExplorerError("type the path of a results folder below the results root")
     if "\x00" in raw:
         raise ExplorerError("the path contains a NUL character")
-    root = root.resolve()
-    candidate = Path(raw).expanduser()
-    if not candidate.is_absolute():
-        candidate = root / candidate
+    shown = raw if len(raw) <= 80 else raw[:60] + "..." + raw[-12:]
     try:
+        root = root.resolve()
+        candidate = Path(raw).expanduser()
+        if not candidate.is_absolute():
+            candidate = root / candidate
         resolved = candidate.resolve()
-    except (OSError, RuntimeError) as exc:
-        raise ExplorerError(f"cannot resolve {raw!r}: {exc}") from None
-    if resolved != root and not resolved.is_relative_to(root):
-        raise ExplorerError(
-            f"refused {raw!r}: it is outside the results root {str(root)!r} "
-            "(start the dashboard with --results-root DIR to open other folders)"
-        )
-    if not resolved.is_dir():
-        raise ExplorerError(f"{raw!r}: no such folder below the results root")
-    if not (resolved / MANIFEST).is_file():
-        raise ExplorerError(
-            f"{raw!r} is not a sweep results folder (no {MANIFEST}); "
-            "make one with `privmarket sweep EXPERIMENT --out DIR`"
-        )
+        if not _inside(root, resolved):
+            raise ExplorerError(
+                f"refused {shown!r}: it is outside the results root {str(root)!r} "
+                "(start the dashboard with --results-root DIR to open other folders)"
+            )
+        if not resolved.is_dir():
+            raise ExplorerError(f"{shown!r}: no such folder below the results root")
+        if not (resolved / MANIFEST).exists() and not (resolved / MANIFEST).is_symlink():
+            raise ExplorerError(
+                f"{shown!r} is not a sweep results folder (no {MANIFEST}); "
+                "make one with privmarket sweep EXPERIMENT --out DIR"
+            )
+        check_files(root, resolved, shown)
+    except OSError as exc:
+        raise ExplorerError(f"cannot open {shown!r}: {exc.strerror or exc}") from None
+    except RuntimeError as exc:  # a loop of symbolic links on older Pythons
+        raise ExplorerError(f"cannot open {shown!r}: {exc}") from None
     return resolved
+
+
+def check_files(root: Path, folder: Path, shown: str = "") -> None:
+    """Refuse a results folder whose manifest, chunks folder or chunk files lead outside ``root``.
+
+    The loaders read ``folder/manifest.json`` and every file in ``folder/chunks``;
+    each is resolved (following links) and must stay below the root and be a
+    regular file (the chunks folder a folder).
+    """
+    shown = shown or str(folder)
+    manifest = (folder / MANIFEST).resolve()
+    if not _inside(root, manifest):
+        raise ExplorerError(
+            f"refused {shown!r}: its {MANIFEST} is a link to a file outside the results root"
+        )
+    if not manifest.is_file():
+        raise ExplorerError(f"{shown!r}: its {MANIFEST} is not a regular file")
+    chunks = folder / CHUNKS
+    if not chunks.exists() and not chunks.is_symlink():
+        return
+    target = chunks.resolve()
+    if not _inside(root, target):
+        raise ExplorerError(
+            f"refused {shown!r}: its {CHUNKS} folder is a link to a folder outside the results root"
+        )
+    if not target.is_dir():
+        raise ExplorerError(f"{shown!r}: its {CHUNKS} is not a folder")
+    for entry in target.iterdir():
+        real = entry.resolve()
+        if not _inside(root, real):
+            raise ExplorerError(
+                f"refused {shown!r}: {CHUNKS}/{entry.name[:60]} is a link to a file outside "
+                "the results root"
+            )
 
 
 def find_sweeps(root: Path, max_depth: int = 4, limit: int = 200) -> list[str]:
     """Sweep results folders below ``root`` (relative paths), nearest first."""
-    root = root.resolve()
+    try:
+        root = root.resolve()
+    except OSError:
+        return []
     found: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
         depth = len(here.relative_to(root).parts)
-        if MANIFEST in filenames and (here / "chunks").is_dir():
-            found.append(str(here.relative_to(root)) or ".")
+        if MANIFEST in filenames and _is_dir(here / CHUNKS):
+            if _confined(root, here):
+                found.append(str(here.relative_to(root)) or ".")
             dirnames[:] = []
             continue
         if depth >= max_depth or len(found) >= limit:
@@ -87,9 +153,31 @@ def find_sweeps(root: Path, max_depth: int = 4, limit: int = 200) -> list[str]:
         dirnames[:] = sorted(
             d
             for d in dirnames
-            if d not in SKIP_DIRS and not d.startswith(".") and not (here / d).is_symlink()
+            if d not in SKIP_DIRS and not d.startswith(".") and not _is_link(here / d)
         )
     return sorted(found, key=lambda p: (p.count(os.sep), p))[:limit]
+
+
+def _confined(root: Path, folder: Path) -> bool:
+    try:
+        check_files(root, folder)
+    except (ExplorerError, OSError):
+        return False
+    return True
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir() and not path.is_symlink()
+    except OSError:
+        return False
+
+
+def _is_link(path: Path) -> bool:
+    try:
+        return path.is_symlink()
+    except OSError:
+        return True
 
 
 # ------------------------------------------------------------------ loading
@@ -124,7 +212,9 @@ def load_sweep(path: Path, label: str = "") -> Sweep:
     try:
         manifest = load_manifest(path)
         runs = load_results(path)
-    except (OSError, ValueError, KeyError) as exc:
+    except OSError as exc:
+        raise ExplorerError(f"cannot read {label or str(path)!r}: {exc.strerror or exc}") from None
+    except (ValueError, KeyError, TypeError) as exc:
         raise ExplorerError(f"cannot read {label or str(path)!r}: {exc}") from None
     params = [c.removeprefix("param.") for c in runs.columns if c.startswith("param.")]
     outcomes = [c.removeprefix("out.") for c in runs.columns if c.startswith("out.")]
@@ -231,55 +321,105 @@ def main_effects(sweep: Sweep, outcome: str) -> pd.DataFrame:
     return out
 
 
-def sensitivity(sweep: Sweep, outcome: str) -> tuple[Figure, str]:
-    """Sensitivity bars for ``outcome``: Sobol' (saltelli), Morris, or first-order effects."""
+def sensitivity(sweep: Sweep, outcome: str) -> tuple[dict, list[dict], str]:
+    """Sensitivity of ``outcome``: Sobol' (saltelli), Morris, or first-order effects.
+
+    Returns the bar chart's spec, its rows and a note saying which indices these are.
+    """
     from privmarket.experiments import analysis
 
     kind = (sweep.manifest.get("design") or {}).get("kind", "")
+    title = f"Sensitivity of {outcome_label(outcome, unit=False)}"
     note = ""
     try:
         if kind == "saltelli":
             idx = analysis.sobol_indices(sweep.runs, outcome, manifest=sweep.manifest)
-            return _small(
-                analysis.sensitivity_figure(idx)
-            ), "Sobol' indices (SALib), 95% intervals."
+            rows = _bars(idx, [("S1", "S1_conf", "first order S1"), ("ST", "ST_conf", "total ST")])
+            spec = charts.bars_spec(title, "Sobol' index", ["first order S1", "total ST"])
+            return spec, rows, "Sobol' indices (SALib), with 95% intervals."
         if kind == "morris":
             idx = analysis.morris_indices(sweep.runs, outcome, manifest=sweep.manifest)
-            return _small(analysis.sensitivity_figure(idx)), "Morris elementary effects (SALib)."
+            names = ["mu* (mean |effect|)", "sigma (interactions)"]
+            rows = _bars(idx, [("mu_star", "mu_star_conf", names[0]), ("sigma", None, names[1])])
+            spec = charts.bars_spec(title, "elementary effect per unit of the range", names)
+            return spec, rows, "Morris elementary effects (SALib), with 95% intervals for mu*."
     except (ValueError, KeyError, ZeroDivisionError) as exc:
         note = f"{kind} indices unavailable ({exc}); "
     eff = main_effects(sweep, outcome)
-    fig = Figure(figsize=(6.4, 0.45 * len(eff) + 1.6), layout="constrained")
-    ax = fig.add_subplot()
-    pos = np.arange(len(eff))
-    ax.barh(pos, eff["eta2"], color="#1f77b4")
-    ax.set_yticks(pos, list(eff.index))
-    ax.invert_yaxis()
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("share of the outcome's variance explained (first order)")
-    ax.set_title(f"sensitivity of {outcome}", fontsize=10)
-    ax.grid(axis="x", alpha=0.3)
-    for i, v in enumerate(eff["eta2"]):
-        ax.text(min(v + 0.01, 0.9), i, f"{v:.2f}", va="center", fontsize=8)
-    return fig, note + (
-        f"First-order effects (correlation ratio) from this {kind or 'sweep'} design; "
-        "a saltelli design gives Sobol' indices with intervals."
+    rows = _bars(eff, [("eta2", None, "first-order effect")])
+    spec = charts.bars_spec(
+        title, "share of the outcome's variance explained", ["first-order effect"]
+    )
+    return (
+        spec,
+        rows,
+        note
+        + (
+            f"First-order effects (correlation ratio) from this {kind or 'sweep'} design; "
+            "a saltelli design gives Sobol' indices with intervals."
+        ),
     )
 
 
-def survival_figure(sweep: Sweep, x: str, y: str, outcome: str) -> Figure:
+def _bars(frame: pd.DataFrame, measures: list[tuple[str, str | None, str]]) -> list[dict]:
+    rows = []
+    for order, (path, row) in enumerate(frame.iterrows()):
+        for col, conf, name in measures:
+            value = float(row[col])
+            half = float(row[conf]) if conf else None
+            rows.append(
+                {
+                    "parameter": param_label(str(path)),
+                    "order": order,
+                    "measure": name,
+                    "value": value,
+                    "lo": value - half if half is not None else None,
+                    "hi": value + half if half is not None else None,
+                }
+            )
+    return records(rows)
+
+
+def survival(sweep: Sweep, x: str, y: str, outcome: str) -> tuple[dict, list[dict]]:
+    """The survival map of ``outcome`` over ``x`` and ``y``: spec and rows (values in %)."""
     from privmarket.experiments import analysis
 
     grid = analysis.survival_map(sweep.runs, x, y, outcome=outcome)
-    return _small(analysis.heatmap_figure(grid))
+    counts = grid.attrs.get("n")
+    rows = []
+    for yo, yv in enumerate(grid.index):
+        for xo, xv in enumerate(grid.columns):
+            value = grid.loc[yv, xv]
+            if not np.isfinite(value):
+                continue
+            shown = display_value(outcome, value)
+            n = int(counts.loc[yv, xv]) if counts is not None else None
+            rows.append(
+                {"x": _tick(xv), "y": _tick(yv), "xo": xo, "yo": yo, "value": shown, "n": n}
+            )
+    share = outcome_unit(outcome) in ("%", "% of runs")
+    top = 100.0 if share else max((r["value"] for r in rows), default=1.0)
+    for r in rows:
+        # viridis is light above about 60% of its range: black figures there
+        r["light"] = bool(top and r["value"] / top > 0.6)
+    title = (
+        f"{outcome_label(outcome, unit=False)}: share of runs" if share else outcome_label(outcome)
+    )
+    spec = charts.heatmap_spec(
+        title,
+        param_label(x),
+        param_label(y),
+        "runs still in the market (%)" if outcome.endswith(".alive") else outcome_label(outcome),
+        share,
+    )
+    return spec, records(rows)
 
 
-def _small(fig: Figure) -> Figure:
-    """Cap a figure's size so that it fits a half-width panel."""
-    w, h = fig.get_size_inches()
-    if w > 6.4:
-        fig.set_size_inches(6.4, h * 6.4 / w)
-    return fig
+def _tick(v: Any) -> str:
+    try:
+        return f"{float(v):.3g}"
+    except (TypeError, ValueError):
+        return str(v)
 
 
 def groups(sweep: Sweep, by: str) -> list[str]:
@@ -309,36 +449,48 @@ def group_runs(sweep: Sweep, by: str, group: str) -> pd.DataFrame:
     return df[_levels(df[f"param.{by}"]).astype(str) == group]
 
 
-def distribution_figure(sweep: Sweep, outcome: str, chosen: pd.DataFrame, label: str) -> Figure:
-    """Histogram of ``outcome`` in the chosen runs, over all runs in grey."""
+def distribution(
+    sweep: Sweep, outcome: str, chosen: pd.DataFrame, label: str
+) -> tuple[dict, list[dict]]:
+    """Histogram of ``outcome`` (in its shown unit) in the chosen runs, over all runs in grey."""
     col = f"out.{outcome}"
-    every = _numeric(sweep.ok[col]).dropna()
+    every = _numeric(sweep.ok[col]).dropna().map(lambda v: display_value(outcome, v))
     mine = _numeric(chosen[chosen["status"] == "ok"][col]).dropna()
-    fig = Figure(figsize=(6.4, 3.2), layout="constrained")
-    ax = fig.add_subplot()
+    mine = mine.map(lambda v: display_value(outcome, v))
     lo, hi = (float(every.min()), float(every.max())) if len(every) else (0.0, 1.0)
     if hi <= lo:
         lo, hi = lo - 0.5, hi + 0.5
-    bins = np.linspace(lo, hi, min(30, max(6, int(math.sqrt(max(len(every), 1))) + 4)))
-    ax.hist(every, bins=bins, color="0.8", label=f"all runs ({len(every)})")
-    ax.hist(mine, bins=bins, color="#1f77b4", alpha=0.85, label=f"{label} ({len(mine)})")
+    edges = np.linspace(lo, hi, min(30, max(6, int(math.sqrt(max(len(every), 1))) + 4)))
+    rows: list[dict[str, Any]] = []
+    group = f"{label} ({len(mine)})"
+    for which, values in (("all runs", every), (group, mine)):
+        counts, _ = np.histogram(values.to_numpy(dtype=float), bins=edges)
+        rows += [
+            {"lo": float(a), "hi": float(b), "count": int(n), "which": which}
+            for a, b, n in zip(edges[:-1], edges[1:], counts, strict=True)
+        ]
     if len(mine):
-        ax.axvline(float(mine.mean()), color="#0b3d66", lw=1.5, ls="--", label="group mean")
-    ax.set_xlabel(outcome)
-    ax.set_ylabel("runs")
-    ax.set_title(f"distribution of {outcome}", fontsize=10)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    return fig
-
-
-def _png(fig: Figure) -> bytes:
-    from privmarket.dashboard.figures import png
-
-    return png(fig)
+        rows.append({"mean": float(mine.mean())})
+    spec = charts.histogram_spec(
+        f"Distribution of {outcome_label(outcome, unit=False)}", outcome_label(outcome), group
+    )
+    return spec, records(rows)
 
 
 # --------------------------------------------------------------- components
+def _chooser(names: list[str], label) -> tuple[list[str], dict[str, str]]:
+    """Readable choices for a select, and the way back to the names (labels kept unique)."""
+    shown: dict[str, str] = {}
+    for n in names:
+        text = label(n)
+        shown[text if text not in shown else f"{text} [{n}]"] = n
+    return list(shown), shown
+
+
+def _label_of(name: str | None, back: dict[str, str]) -> str | None:
+    return next((k for k, v in back.items() if v == name), None)
+
+
 @solara.component
 def ExplorerPage():
     """Choose a results folder below the root, then explore it."""
@@ -358,11 +510,11 @@ def ExplorerPage():
         set_error(None)
         state.explorer_path.value = str(path)
 
-    with solara.Column(classes=["pm-explorer"], style={"padding": "8px", "max-width": "1400px"}):
-        solara.Markdown("## Sweep explorer")
+    with solara.Column(classes=["pm-explorer"], style={"padding": "8px", "max-width": "1500px"}):
+        solara.HTML(tag="h2", unsafe_innerHTML="Sweep explorer")
         solara.Text(
             f"Results root: {state.results_root_label()} (sweep results folders below it, "
-            "written by `privmarket sweep`, can be opened).",
+            "written by privmarket sweep, can be opened).",
             classes=["pm-root"],
         )
         with solara.Row(style={"align-items": "center", "flex-wrap": "wrap"}):
@@ -380,22 +532,23 @@ def ExplorerPage():
                 on_value=set_typed,
                 continuous_update=True,
                 style={"min-width": "320px"},
+                error=bool(error),
             )
             solara.Button("Open", color="primary", on_click=lambda: open_path(typed))
+        if error:
+            solara.Error(error, classes=["pm-explorer-error"], dense=True)
         if not found:
             solara.Info(
                 "No sweep results below the root yet. Make some with e.g. "
-                "`privmarket sweep quick-grid --out out/sweeps/quick-grid`."
+                "privmarket sweep quick-grid --out out/sweeps/quick-grid"
             )
-        if error:
-            solara.Error(error, classes=["pm-explorer-error"])
         if opened:
             try:
                 path = resolve_under(root, opened)
             except ExplorerError as exc:
                 solara.Error(str(exc), classes=["pm-explorer-error"])
             else:
-                label = str(path.relative_to(root)) if path != root else "."
+                label = str(path.relative_to(root.resolve())) if path != root.resolve() else "."
                 SweepView(str(path), label)
 
 
@@ -424,15 +577,19 @@ def SweepPanels(sweep: Sweep, mtime: float):
     if group not in options:
         group = options[0]
     chosen = group_runs(sweep, by, group)
-    name = ALL_RUNS if by == ALL_RUNS else f"{by} = {group}"
+    name = ALL_RUNS if by == ALL_RUNS else f"{param_label(by)} = {group}"
     ready = c["ok"] > 0 and outcome is not None
     key = str(sweep.path)
+    outcome_choices, outcome_back = _chooser(sweep.outcomes, outcome_label)
+    param_choices, param_back = _chooser(sweep.params, param_label)
+    by_choices, by_back = _chooser([*sweep.params, POINT, ALL_RUNS], param_label)
 
     alive = [o for o in sweep.outcomes if o.endswith(".alive")]
+    alive_choices, alive_back = _chooser(alive, lambda o: o.removesuffix(".alive"))
     survivor, set_survivor = solara.use_state(alive[0] if alive else None)
-    survival = solara.use_memo(
+    survival_chart = solara.use_memo(
         lambda: (
-            _safe_png(lambda: survival_figure(sweep, x, y, survivor))
+            _safe(lambda: survival(sweep, x, y, survivor))
             if ready and survivor and x and y and x != y
             else None
         ),
@@ -443,9 +600,7 @@ def SweepPanels(sweep: Sweep, mtime: float):
         dependencies=[key, mtime, outcome],
     )
     dist = solara.use_memo(
-        lambda: (
-            _safe_png(lambda: distribution_figure(sweep, outcome, chosen, name)) if ready else None
-        ),
+        lambda: _safe(lambda: distribution(sweep, outcome, chosen, name)) if ready else None,
         dependencies=[key, mtime, outcome, by, group],
     )
 
@@ -453,17 +608,17 @@ def SweepPanels(sweep: Sweep, mtime: float):
         solara.HTML(
             tag="div",
             unsafe_innerHTML=_summary_html(sweep, c),
-            classes=["pm-box", "pm-sweep-summary"],
+            classes=["pm-box", "pm-sweep-summary", "pm-summary"],
         )
         if not ready:
             solara.Warning("No finished runs in this folder yet.")
             return
         solara.Select(
             label="Outcome",
-            value=outcome,
-            values=sweep.outcomes,
-            on_value=set_outcome,
-            style={"max-width": "360px"},
+            value=_label_of(outcome, outcome_back),
+            values=outcome_choices,
+            on_value=lambda v: set_outcome(outcome_back[v]),
+            style={"max-width": "420px"},
         )
         with solara.Div(classes=["pm-grid"]):
             with solara.Column(classes=["pm-box", "pm-survival"]):
@@ -472,44 +627,69 @@ def SweepPanels(sweep: Sweep, mtime: float):
                     unsafe_innerHTML="<b>Survival map</b>: share of runs in which the vendor "
                     "is still in the handset market at the end",
                 )
-                with solara.Row():
+                with solara.Row(style={"flex-wrap": "wrap"}):
                     if alive:
                         solara.Select(
-                            label="vendor", value=survivor, values=alive, on_value=set_survivor
+                            label="vendor",
+                            value=_label_of(survivor, alive_back),
+                            values=alive_choices,
+                            on_value=lambda v: set_survivor(alive_back[v]),
                         )
                     if len(sweep.params) >= 2:
-                        solara.Select(label="across", value=x, values=sweep.params, on_value=set_x)
-                        solara.Select(label="up", value=y, values=sweep.params, on_value=set_y)
+                        solara.Select(
+                            label="across",
+                            value=_label_of(x, param_back),
+                            values=param_choices,
+                            on_value=lambda v: set_x(param_back[v]),
+                        )
+                        solara.Select(
+                            label="up",
+                            value=_label_of(y, param_back),
+                            values=param_choices,
+                            on_value=lambda v: set_y(param_back[v]),
+                        )
                 if not alive:
                     solara.Info("These results hold no '<vendor>.alive' outcome to map.")
-                elif survival is None:
+                elif survival_chart is None:
                     solara.Info(
                         "A survival map needs two different varied parameters"
                         + ("; this sweep varies one." if len(sweep.params) < 2 else ".")
                     )
                 else:
-                    _image_or_error(survival)
+                    _chart_or_error(survival_chart, "survival")
             with solara.Column(classes=["pm-box", "pm-sensitivity"]):
-                solara.HTML(tag="div", unsafe_innerHTML="<b>Sensitivity</b>")
                 if isinstance(sens, str):
                     solara.Error(sens)
                 elif sens is not None:
-                    fig, note = sens
-                    solara.Image(_png(fig), width="100%")
-                    solara.Text(note, style={"font-size": "12px", "color": "#555"})
+                    spec, rows, note = sens
+                    VegaChart(to_json(spec), to_json(rows), "sensitivity")
+                    solara.Text(note, classes=["pm-hint"])
             with solara.Column(classes=["pm-box", "pm-distribution"]):
                 solara.HTML(tag="div", unsafe_innerHTML="<b>Outcome distribution in a group</b>")
-                with solara.Row():
+                with solara.Row(style={"flex-wrap": "wrap"}):
                     solara.Select(
                         label="group by",
-                        value=by,
-                        values=[*sweep.params, POINT, ALL_RUNS],
-                        on_value=lambda v: (set_by(v), set_group(None)),
+                        value=_label_of(by, by_back),
+                        values=by_choices,
+                        on_value=lambda v: (set_by(by_back[v]), set_group(None)),
                     )
                     solara.Select(label="group", value=group, values=options, on_value=set_group)
-                _image_or_error(dist)
+                _chart_or_error(dist, "distribution")
             with solara.Column(classes=["pm-box", "pm-runs"]):
                 RunsTable(sweep, chosen, outcome, name)
+            if sweep.params:
+                with solara.Column(classes=["pm-box", "pm-params", "pm-wide"]):
+                    solara.HTML(
+                        tag="div",
+                        unsafe_innerHTML="<b>Varied parameters</b><ul>"
+                        + "".join(
+                            f"<li><b>{html.escape(param_label(p))}</b> "
+                            f"<span class='pm-muted'>({html.escape(p)})</span>: "
+                            f"{html.escape(param_help(p))}</li>"
+                            for p in sweep.params
+                        )
+                        + "</ul>",
+                    )
 
 
 @solara.component
@@ -535,19 +715,22 @@ def RunsTable(sweep: Sweep, runs: pd.DataFrame, outcome: str, name: str):
 
     solara.HTML(
         tag="div",
-        unsafe_innerHTML=f"<b>Runs</b>: {name} ({len(runs)} runs"
+        unsafe_innerHTML=f"<b>Runs</b>: {html.escape(name)} ({len(runs)} runs"
         + (f", first {limit} shown" if len(runs) > limit else "")
         + "). Rerun one live, with its parameters and seed:",
     )
-    with solara.Column(style={"max-height": "420px", "overflow-y": "auto", "gap": "2px"}):
+    unit = outcome_unit(outcome)
+    with solara.Column(classes=["pm-runs-list"], style={"gap": "2px"}):
         for _, row in shown.iterrows():
             run = int(row["run"])
             params = ", ".join(
-                f"{p.split('.')[-2] if p.count('.') >= 2 else p}"
-                f"{'.' + p.split('.')[-1] if p.count('.') >= 2 else ''}={_fmt(row[f'param.{p}'])}"
-                for p in sweep.params
+                f"{param_label(p)} = {_fmt(row[f'param.{p}'])}" for p in sweep.params
             )
-            value = _fmt(row.get(f"out.{outcome}")) if row.get("status") == "ok" else row["status"]
+            if row.get("status") == "ok":
+                value = _fmt(display_value(outcome, _plain(row.get(f"out.{outcome}"))))
+                value += f" {unit}" if unit and unit not in ("count", "0-1") else ""
+            else:
+                value = str(row["status"])
             with solara.Row(style={"align-items": "center", "gap": "6px"}, classes=["pm-run"]):
                 solara.Button(
                     f"Rerun {run}",
@@ -557,8 +740,8 @@ def RunsTable(sweep: Sweep, runs: pd.DataFrame, outcome: str, name: str):
                     classes=[f"pm-rerun-{run}"],
                 )
                 solara.Text(
-                    f"seed {row['seed']} · {params} · {outcome} = {value}",
-                    style={"font-size": "12px"},
+                    f"seed {row['seed']} · {params} · {outcome_label(outcome, unit=False)} = {value}",
+                    classes=["pm-run-text"],
                 )
 
 
@@ -572,20 +755,18 @@ def _fmt(v: Any) -> str:
 
 
 def _summary_html(sweep: Sweep, c: dict[str, int]) -> str:
-    import html
-
     m = sweep.manifest
     e = html.escape
     design = m.get("design") or {}
-    varied = ", ".join(e(p) for p in sweep.params) or "none"
+    varied = ", ".join(e(param_label(p)) for p in sweep.params) or "none"
     state_ = "finished" if m.get("finished") else "unfinished (resume it with privmarket sweep)"
     return (
         f"<div><b>{e(str(m.get('name', sweep.label)))}</b> &middot; {e(sweep.label)}</div>"
         f"<div>{e(str(m.get('description') or ''))}</div>"
         f"<div>scenario <b>{e(str(m.get('scenario', '?')))}</b> &middot; "
-        f"{e(str(design.get('kind', '?')))} design &middot; {m.get('n_points', '?')} points "
-        f"&times; {m.get('replicates', '?')} replicates &middot; {m.get('quarters', '?')} "
-        f"quarters &middot; varied: {varied}</div>"
+        f"{e(str(design.get('kind', '?')))} design &middot; {e(str(m.get('n_points', '?')))} points "
+        f"&times; {e(str(m.get('replicates', '?')))} replicates &middot; "
+        f"{e(str(m.get('quarters', '?')))} quarters &middot; varied: {varied}</div>"
         f'<div class="pm-counts">{c["runs"]} runs: {c["ok"]} ok, {c["failed"]} failed, '
         f"{c['missing']} missing &middot; {e(state_)}</div>"
     )
@@ -595,7 +776,7 @@ def _mtime(path: Path) -> float:
     try:
         return max(
             (path / MANIFEST).stat().st_mtime,
-            *(f.stat().st_mtime for f in (path / "chunks").glob("runs-*.parquet")),
+            *(f.stat().st_mtime for f in (path / CHUNKS).glob("runs-*.parquet")),
         )
     except (OSError, ValueError):
         return 0.0
@@ -611,17 +792,13 @@ def _try_load(path: Path, label: str) -> Sweep | str:
 def _safe(make):
     try:
         return make()
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, OSError) as exc:
         return f"cannot draw this: {exc}"
 
 
-def _safe_png(make) -> bytes | str:
-    result = _safe(make)
-    return result if isinstance(result, str) else _png(result)
-
-
-def _image_or_error(image: bytes | str) -> None:
-    if isinstance(image, str):
-        solara.Error(image)
-    else:
-        solara.Image(image, width="100%")
+def _chart_or_error(chart, name: str) -> None:
+    if isinstance(chart, str):
+        solara.Error(chart)
+    elif chart is not None:
+        spec, rows = chart
+        VegaChart(to_json(spec), to_json(rows), name)

@@ -4,10 +4,11 @@ Nothing here holds a model at module level. :class:`LiveSettings` is an
 immutable record of what the user typed and chose; :func:`resolve` turns it into
 a validated :class:`~sim.params.Params` and a seed, or raises
 :class:`~sim.params.ParameterError` with a message for the page.
-:class:`LiveModel` is the :class:`~sim.model.MarketModel` that Mesa's
-``SolaraViz`` rebuilds on Reset: it reads the session's current settings and,
-when they are invalid, reports why and falls back to the last valid ones, so
-the page never shows a traceback.
+:class:`LiveModel` is the :class:`~sim.model.MarketModel` the page rebuilds on
+Reset (called as Mesa's ``SolaraViz`` calls a model class): it reads the
+session's current settings and, when they are invalid, reports why and falls
+back to the last valid ones, so the page never shows a traceback. It stops at
+its horizon, and keeps the figures the page draws per quarter.
 
 Example
 -------
@@ -28,6 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from privmarket.dashboard.core import market_totals
 from privmarket.sim.model import MarketModel
 from privmarket.sim.params import ParameterError, Params
 from privmarket.sim.scenarios import get_scenario
@@ -229,47 +231,123 @@ def parse_extra(text: str) -> dict[str, Any]:
     return out
 
 
-def resolve(settings: LiveSettings) -> tuple[Params, int]:
-    """The validated parameters and seed of ``settings``.
+#: The fields of the settings panel a problem can be attributed to.
+FIELDS = ("scenario", "seed", "users", "extra", "controls")
 
-    Raises :class:`ParameterError` naming the field, the value and what is
-    allowed; several problems are reported together, one per line.
+
+def problems(settings: LiveSettings) -> dict[str, str]:
+    """What is wrong with ``settings``, by the field of the panel that holds it.
+
+    Keys are among :data:`FIELDS`; each message names the field, the value and
+    what is allowed. Empty when the settings are valid.
+
+    >>> problems(LiveSettings.for_scenario("baseline").replace(seed="x"))
+    {'seed': "seed 'x' is not a whole number; type e.g. 0 or 42"}
     """
-    problems: list[str] = []
-    seed = users = None
-    try:
-        seed = parse_seed(settings.seed)
-    except ParameterError as exc:
-        problems.append(str(exc))
-    try:
-        users = parse_users(settings.users)
-    except ParameterError as exc:
-        problems.append(str(exc))
+    found: dict[str, str] = {}
+    users = None
+    for field, parse in (("seed", parse_seed), ("users", parse_users)):
+        try:
+            value = parse(getattr(settings, field))
+        except ParameterError as exc:
+            found[field] = str(exc)
+        else:
+            users = value if field == "users" else users
     try:
         extra = parse_extra(settings.extra)
     except ParameterError as exc:
-        problems.append(str(exc))
+        found["extra"] = str(exc)
         extra = {}
-    params = None
     try:
         params = get_scenario(settings.scenario).params
+    except ParameterError as exc:
+        found["scenario"] = str(exc)
+        return found
+    try:
         if settings.base:
             params = params.with_updates(dict(settings.base))
         updates = settings.updates()
         if users is not None:
             updates["n_users"] = users
         params = params.with_updates(updates)
+    except ParameterError as exc:
+        found["controls"] = str(exc)
+        return found
+    try:
         if extra:
             params = params.with_updates(extra)
     except ParameterError as exc:
-        problems.append(str(exc))
-    if problems or params is None or seed is None:
-        raise ParameterError("\n".join(problems) or "invalid settings")
+        found["extra"] = str(exc)
+        return found
     if params.n_users > MAX_USERS:
-        raise ParameterError(
+        found["extra"] = (
             f"n_users {params.n_users:,} is out of range; the dashboard allows at most {MAX_USERS:,}"
         )
-    return params, seed
+    return found
+
+
+def resolve(settings: LiveSettings) -> tuple[Params, int]:
+    """The validated parameters and seed of ``settings``.
+
+    Raises :class:`ParameterError` naming the field, the value and what is
+    allowed; several problems are reported together, one per line.
+    """
+    found = problems(settings)
+    if found:
+        raise ParameterError("\n".join(found[f] for f in FIELDS if f in found))
+    params = get_scenario(settings.scenario).params
+    if settings.base:
+        params = params.with_updates(dict(settings.base))
+    params = params.with_updates({**settings.updates(), "n_users": parse_users(settings.users)})
+    extra = parse_extra(settings.extra)
+    if extra:
+        params = params.with_updates(extra)
+    return params, parse_seed(settings.seed)
+
+
+def changes(old: LiveSettings | None, new: LiveSettings) -> list[str]:
+    """The settings that differ between ``old`` (the running model's) and ``new``, in words.
+
+    >>> a = LiveSettings.for_scenario("baseline")
+    >>> changes(a, a.with_stance("Aegis", 0.5).replace(seed="3"))
+    ['seed 0 → 3', 'Aegis: privacy stance 0.95 → 0.50']
+    """
+    from privmarket.dashboard.labels import param_label
+
+    if old is None or old == new:
+        return []
+    if old.scenario != new.scenario:
+        return [f"scenario {old.scenario} → {new.scenario}"]
+    out = []
+    for field, words in (("seed", "seed"), ("users", "users")):
+        if getattr(old, field) != getattr(new, field):
+            out.append(f"{words} {getattr(old, field)} → {getattr(new, field)}")
+    for i, name in enumerate(new.vendor_names):
+        if i < len(old.stances) and old.stances[i] != new.stances[i]:
+            out.append(
+                f"{param_label(f'vendors.{name}.stance')} {old.stances[i]:.2f} → {new.stances[i]:.2f}"
+            )
+        if i < len(old.strategies) and old.strategies[i] != new.strategies[i]:
+            out.append(
+                f"{param_label(f'vendors.{name}.strategy')} {old.strategies[i]} → {new.strategies[i]}"
+            )
+    for field, label in (("appetite", "appetite"), ("rule_of_law", "rule_of_law")):
+        a, b = getattr(old, field), getattr(new, field)
+        moved = [n for n, x, y in zip(new.country_names, a, b, strict=False) if x != y]
+        if moved:
+            who = "every country" if len(moved) == len(new.country_names) else ", ".join(moved)
+            short = param_label(f"countries.*.{label}").split(": ", 1)[1]
+            out.append(f"{who}: {short}")
+    if old.privacy_salience != new.privacy_salience:
+        out.append(
+            f"{param_label('privacy_salience')} {old.privacy_salience:.1f} → "
+            f"{new.privacy_salience:.1f}"
+        )
+    if old.privacy_sensitivity != new.privacy_sensitivity:
+        out.append(param_label("privacy_sensitivity"))
+    if old.extra != new.extra:
+        out.append("other parameters")
+    return out or ["settings"]
 
 
 def compare_outcomes(
@@ -291,12 +369,9 @@ def compare_outcomes(
 
 
 def check(settings: LiveSettings) -> str | None:
-    """``None`` if the settings are valid, else the message to show."""
-    try:
-        resolve(settings)
-    except ParameterError as exc:
-        return str(exc)
-    return None
+    """``None`` if the settings are valid, else the message to show (one problem a line)."""
+    found = problems(settings)
+    return "\n".join(found[f] for f in FIELDS if f in found) if found else None
 
 
 # ------------------------------------------------------------------ model
@@ -308,8 +383,9 @@ def _value(x: Any) -> Any:
 class LiveModel(MarketModel):
     """The model of one browser session, built from that session's settings.
 
-    Mesa's ``SolaraViz`` calls ``type(model)(**model_params)`` on Reset, so the
-    session's state travels in as fixed parameters:
+    The page's Reset calls ``LiveModel(**state.model_params())``, in the way
+    Mesa's ``SolaraViz`` rebuilds a model, so the session's state travels in as
+    fixed parameters:
 
     settings : LiveSettings or a reactive holding one
         What to build.
@@ -319,8 +395,15 @@ class LiveModel(MarketModel):
         Receives the message to show when the settings were invalid (``None``
         when they were fine).
     scenario, rng :
-        Accepted because Mesa's Reset passes its own ``Scenario`` object; the
-        seed and the scenario always come from ``settings``.
+        Accepted because Mesa's ``SolaraViz`` Reset passes back the model's own
+        ``scenario`` (a Mesa ``Scenario`` object) and may pass ``rng``; the seed
+        and the scenario always come from ``settings``.
+
+    The run stops at its horizon: after quarter ``params.quarters``
+    ``running`` is False and :meth:`step` does nothing more. Each quarter's
+    figures the page draws are kept in :attr:`history` (one small record per
+    quarter, see :func:`quarter_record`), so a redraw does not rebuild the
+    whole per-quarter table.
     """
 
     def __init__(
@@ -346,27 +429,78 @@ class LiveModel(MarketModel):
                 f"({used.scenario}, seed {seed}, {params.n_users:,} users)."
             )
         super().__init__(params, rng=seed)
+        #: The run's last quarter (the model itself may name it the same way).
+        self.horizon = int(params.quarters)
         # Held while stepping and while the page reads the model, so that a view
-        # never sees a half-done quarter (Mesa's "Use Threads" steps in one thread
-        # and redraws in another).
+        # never sees a half-done quarter (Play steps in a thread of its own).
         self.lock = threading.RLock()
         self.step_seconds = 0.0  # wall time of the last step (shown on the page)
         self.scenario_name = used.scenario
         self.seed = seed
         self.settings = used
+        self.history: list[dict[str, Any]] = [quarter_record(self)]
         if fallback is not None and hasattr(fallback, "value"):
             fallback.value = used
         if report is not None:
             report(message)
 
+    @property
+    def at_horizon(self) -> bool:
+        return self.quarter >= self.horizon
+
     def step(self) -> None:
-        """One quarter; the run stops at the scenario's horizon (``params.quarters``)."""
+        """One quarter; at the horizon (or once every vendor has failed) nothing more."""
         with self.lock:
+            if self.at_horizon or not self.running:
+                self.running = False
+                return
             t0 = time.perf_counter()
             super().step()
             self.step_seconds = time.perf_counter() - t0
-            if self.quarter >= self.params.quarters:
+            self.history.append(quarter_record(self))
+            if self.at_horizon:
                 self.running = False
+
+    def advance(self, quarters: int) -> int:
+        """Step up to ``quarters`` quarters, stopping at the horizon; returns how many ran."""
+        done = 0
+        for _ in range(max(0, int(quarters))):
+            if not self.running or self.at_horizon:
+                break
+            self.step()
+            done += 1
+        return done
+
+
+def quarter_record(model: MarketModel) -> dict[str, Any]:
+    """The figures the live page draws, for the model's current quarter.
+
+    The same numbers as the model's per-quarter table (``model.table()``; a
+    test compares them), read straight from the model: shares in [0, 1], money
+    in US$ M.
+    """
+    inst, sales, readable = model.installed_share(), model.sales_share(), model.readable_share()
+    q = int(model.quarter)
+    rec: dict[str, Any] = {
+        "quarter": q,
+        "when": model.quarter_label(q) if q else "start",
+        "exposure": float(model.exposure()),
+        **market_totals(model),
+        "vendors": {
+            v.name: {
+                "installed_share": float(inst[v.index]),
+                "sales_share": float(sales[v.index]),
+                "cash": float(v.cash),
+                "profit": float(v.profit),
+                "handset_profit": float(v.handset_profit),
+                "trust": float(v.trust),
+                "alive": bool(v.alive),
+            }
+            for v in model.vendor_list
+        },
+        "readable": {g.name: float(readable[g.country]) for g in model.government_list},
+    }
+    return rec
 
 
 def strategies() -> tuple[str, ...]:

@@ -36,6 +36,12 @@ model: solara.Reactive[LiveModel | None] = solara.reactive(None)
 notice: solara.Reactive[str | None] = solara.reactive(None)
 #: The results folder this session has open in the sweep explorer.
 explorer_path: solara.Reactive[str | None] = solara.reactive(None)
+#: Whether this session's run is playing, and whether it has stopped (horizon, or no vendor left).
+playing: solara.Reactive[bool] = solara.reactive(False)
+finished: solara.Reactive[bool] = solara.reactive(False)
+#: Pause between steps while playing (ms), and quarters stepped per redraw while playing.
+play_ms: solara.Reactive[int] = solara.reactive(100)
+every: solara.Reactive[int] = solara.reactive(1)
 
 
 def report(message: str | None) -> None:
@@ -44,7 +50,7 @@ def report(message: str | None) -> None:
 
 
 def model_params() -> dict:
-    """Fixed parameters for ``SolaraViz``: Reset calls ``LiveModel(**model_params())``."""
+    """What Reset builds the model from: ``LiveModel(**model_params())`` (as ``SolaraViz`` does)."""
     return {"settings": settings, "fallback": last_good, "report": report}
 
 
@@ -54,16 +60,37 @@ def build_model() -> LiveModel:
 
 
 def ensure_model() -> LiveModel:
-    """This session's model, built on first use."""
+    """This session's model, built on first use (with the server's play settings)."""
     if model.value is None:
+        play_ms.value = play_interval()
+        every.value = render_interval()
         model.value = build_model()
+        finished.value = not model.value.running
+    return model.value
+
+
+def reset_model() -> LiveModel:
+    """Rebuild this session's model from its current settings (the Reset button).
+
+    Like Mesa's ``SolaraViz`` Reset, the old model's ``scenario`` is passed back;
+    :class:`LiveModel` takes its scenario and seed from the settings.
+    """
+    playing.value = False
+    old = model.value
+    kwargs = model_params()
+    if old is not None:
+        kwargs["scenario"] = getattr(old, "scenario", None)
+    model.value = LiveModel(**kwargs)
+    finished.value = not model.value.running
     return model.value
 
 
 def rerun(new_settings: LiveSettings) -> LiveModel:
     """Replace this session's settings and model (used by the sweep explorer)."""
     settings.value = new_settings
+    playing.value = False
     model.value = build_model()
+    finished.value = not model.value.running
     return model.value
 
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import time
+
 import ipyvuetify as v
-import ipywidgets
 import pytest
 import solara
 import solara.widgets
 
 from privmarket.dashboard import state
-from privmarket.dashboard.app import LivePage
+from privmarket.dashboard.app import ErrorBoundary, LivePage
 from privmarket.dashboard.live import LiveSettings
+from privmarket.sim.model import MarketModel
 
 _OPEN: list = []
 
@@ -22,7 +26,10 @@ def fresh_session():
     state.model.value = None
     state.last_good.value = None
     state.notice.value = None
+    state.playing.value = False
+    state.finished.value = False
     yield
+    state.playing.value = False
     while _OPEN:
         _OPEN.pop().close()
     state.model.value = None
@@ -43,12 +50,31 @@ def html(rc, cls: str | None = None) -> str:
     return "\n".join(out)
 
 
-def images(rc) -> list[bytes]:
-    return [w.value for w in rc.find(ipywidgets.Image).widgets]
+def charts(rc) -> dict[str, list]:
+    """The page's Vega charts: name -> rows drawn."""
+    return {
+        w.name: json.loads(w.rows)
+        for w in rc.find(v.VuetifyTemplate).widgets
+        if hasattr(w, "rows") and hasattr(w, "spec")
+    }
 
 
 def button(rc, label: str):
-    return rc.find(v.Btn, children=[label]).widget
+    found = [
+        w
+        for w in rc.find(v.Btn).widgets
+        if label in [c for c in (w.children or []) if isinstance(c, str)]
+    ]
+    assert len(found) == 1, label
+    return found[0]
+
+
+SECTION_TITLES = {"Governments": "Governments", "Users": "Users and more parameters"}
+
+
+def open_section(rc, name: str) -> None:
+    """Open a closed part of the settings (its controls are drawn only when open)."""
+    button(rc, SECTION_TITLES[name]).click()
 
 
 def slider(rc, label: str):
@@ -84,53 +110,94 @@ def vendor_stance(rc, vendor: str) -> str:
     return row.split('class="pm-stance">', 1)[1].split("<", 1)[0]
 
 
-def test_page_renders_five_figures_world_and_feed():
+def test_page_renders_six_charts_world_and_feed():
     rc = render()
-    pngs = images(rc)
-    assert len(pngs) == 5 and all(p[:4] == b"\x89PNG" for p in pngs)
+    drawn = charts(rc)
+    assert set(drawn) == {"shares", "cash", "profit", "trust", "enforcement", "exposure"}
+    assert all(rows for kind, rows in drawn.items() if kind not in ("profit",))
     assert html(rc, "pm-status").startswith("Quarter 0 of ")
     assert html(rc).count('class="pm-tile"') == len(state.settings.value.country_names)
     assert "No events yet" in html(rc)
+    # no leftovers of Mesa's controller
+    texts = [str(c) for w in rc.find(v.Html).widgets for c in (w.children or [])]
+    assert not [t for t in texts if "Time:" in t or "Use Threads" in t]
 
 
-def test_step_advances_quarter_and_redraws_figures():
+def test_step_moves_one_quarter_whatever_the_redraw_interval():
     rc = render()
-    before = images(rc)
+    state.every.value = 10
+    before = charts(rc)
     button(rc, "Step").click()
     assert html(rc, "pm-status").startswith("Quarter 1 of ")
-    after = images(rc)
-    assert all(a != b for a, b in zip(before, after, strict=True))
+    after = charts(rc)
+    assert all(len(after[k]) > len(before[k]) for k in after if k != "enforcement")
     for _ in range(3):
         button(rc, "Step").click()
     assert state.model.value.quarter == 4
     assert html(rc, "pm-status").startswith("Quarter 4 of ")
+    assert max(r["q"] for r in charts(rc)["shares"]) == 4
 
 
-def test_slider_change_applies_on_reset():
+def wait_until(check, timeout: float = 60.0) -> None:
+    """Wait on the page's state (never a fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "the page did not reach the expected state"
+        time.sleep(0.02)
+
+
+def test_play_stops_at_the_horizon_with_redraws_every_ten_quarters():
+    state.settings.value = state.settings.value.replace(extra="quarters=25")
+    rc = render()
+    state.every.value = 10
+    state.play_ms.value = 1
+    button(rc, "Play").click()
+    wait_until(lambda: not state.playing.value)
+    m = state.model.value
+    assert m.quarter == 25 and not m.running and state.finished.value
+    assert html(rc, "pm-status").startswith("Quarter 25 of 25") and "run complete" in html(rc)
+    assert button(rc, "Step").disabled and button(rc, "Play").disabled
+    assert "reached its last quarter (25)" in alerts(rc, "pm-horizon")
+    button(rc, "Reset").click()
+    assert state.model.value.quarter == 0 and not button(rc, "Step").disabled
+
+
+def test_slider_change_applies_on_reset_and_gives_the_direct_runs_numbers():
     rc = render()
     model = state.model.value
-    slider(rc, "Aegis privacy stance").v_model = 0.5
+    slider(rc, "Aegis: privacy stance").v_model = 0.5
     assert state.settings.value.stances[0] == 0.5
-    assert "press Reset" in alerts(rc)
+    # pending: under Reset, and at the top of the page
+    assert "Aegis: privacy stance 0.95 → 0.50" in alerts(rc, "pm-pending")
+    assert "not yet applied" in " ".join(
+        str(c) for w in rc.find(v.Html).widgets for c in (w.children or [])
+    ) or any("not yet applied" in str(w.v_model or "") for w in rc.find(v.Html).widgets)
     assert state.model.value is model and vendor_stance(rc, "Aegis") == "0.95"
     button(rc, "Step").click()
     button(rc, "Reset").click()
-    assert state.model.value is not model
-    assert state.model.value.params.vendor("Aegis").stance == 0.5
-    assert state.model.value.quarter == 0
+    new = state.model.value
+    assert new is not model and new.quarter == 0
+    assert new.params.vendor("Aegis").stance == 0.5
     assert vendor_stance(rc, "Aegis") == "0.50"
-    assert "press Reset" not in alerts(rc)
+    assert alerts(rc, "pm-pending") == ""
+    for _ in range(3):
+        button(rc, "Step").click()
+    direct = MarketModel(new.params, rng=new.seed)
+    for _ in range(3):
+        direct.step()
+    assert new.summary() == direct.summary()
 
 
 def test_government_sliders_set_one_country_or_all():
     rc = render()
-    slider(rc, "Surveillance appetite").v_model = 0.9
+    open_section(rc, "Governments")
+    slider(rc, "every country: surveillance appetite").v_model = 0.9
     assert set(state.settings.value.appetite) == {0.9}
     rc.find(v.Select, label="Government").widget.v_model = "Eastria"
-    assert slider(rc, "Rule of law").label.endswith(
+    assert slider(rc, "Eastria: rule of law").label.endswith(
         f"{state.settings.value.rule_of_law[state.settings.value.country_names.index('Eastria')]:.2f}"
     )
-    slider(rc, "Rule of law").v_model = 0.05
+    slider(rc, "Eastria: rule of law").v_model = 0.05
     s = state.settings.value
     assert s.rule_of_law[s.country_names.index("Eastria")] == 0.05
     assert sum(x == 0.05 for x in s.rule_of_law) == 1
@@ -145,13 +212,14 @@ def test_slider_snapping_in_the_browser_is_not_a_change():
     from privmarket.dashboard.components import snap
 
     rc = render()
+    open_section(rc, "Governments")
     before = state.settings.value
     mean = sum(before.appetite) / len(before.appetite)
-    widget = slider(rc, "Surveillance appetite")
+    widget = slider(rc, "every country: surveillance appetite")
     assert widget.v_model == snap(mean, 0, 1, 0.05)
     widget.v_model = snap(mean, 0, 1, 0.05) + 1e-12  # what a browser may report on mount
     assert state.settings.value == before
-    assert "press Reset" not in alerts(rc)
+    assert alerts(rc, "pm-pending") == ""
     widget.v_model = 0.25  # a real move
     assert set(state.settings.value.appetite) == {0.25}
 
@@ -160,6 +228,9 @@ def test_invalid_seed_shows_message_and_page_keeps_working():
     rc = render()
     commit(text_field(rc, "Seed"), "abc")
     assert "seed 'abc' is not a whole number" in alerts(rc, "pm-invalid")
+    # the field itself is marked, with the message under it
+    assert "seed 'abc'" in str(text_field(rc, "Seed").messages)
+    assert text_field(rc, "Seed").error
     button(rc, "Reset").click()
     # the run was rebuilt with the last valid settings, and the page says so
     assert state.model.value.seed == 0
@@ -175,6 +246,7 @@ def test_invalid_seed_shows_message_and_page_keeps_working():
 
 def test_invalid_extra_parameter_names_the_field():
     rc = render()
+    open_section(rc, "Users")
     area = rc.find(v.Textarea).widget
     commit(area, "hazard=7")
     message = alerts(rc, "pm-invalid")
@@ -219,7 +291,7 @@ def test_two_sessions_have_their_own_model(monkeypatch):
                 state.settings.value = LiveSettings.for_scenario("baseline").replace(users="2000")
                 pages.append(render())
         with sessions[0]:
-            slider(pages[0], "Aegis privacy stance").v_model = 0.2
+            slider(pages[0], "Aegis: privacy stance").v_model = 0.2
             button(pages[0], "Reset").click()
             for _ in range(3):
                 button(pages[0], "Step").click()
@@ -236,3 +308,42 @@ def test_two_sessions_have_their_own_model(monkeypatch):
                 _OPEN.remove(rc)
                 rc.close()
                 state.model.value = None
+
+
+def test_reset_passes_the_models_scenario_back_as_mesa_does():
+    """SolaraViz's Reset calls the model class with the model's own ``scenario`` (a Mesa
+    Scenario object); the page's Reset does the same, and the settings still decide."""
+    from mesa.experimental.scenarios import Scenario
+
+    rc = render()
+    assert isinstance(state.model.value.scenario, Scenario)
+    slider(rc, "Orchard: privacy stance").v_model = 0.1
+    button(rc, "Reset").click()
+    assert state.model.value.params.vendor("Orchard").stance == 0.1
+
+
+def test_error_boundary_shows_one_line_and_logs_the_traceback(caplog):
+    @solara.component
+    def Broken():
+        clicked, set_clicked = solara.use_state(False)
+        if clicked:
+            raise RuntimeError("boom\nwith a second line")
+        solara.Button("Break", on_click=lambda: set_clicked(True))
+
+    @solara.component
+    def Page():
+        solara.Text("the page around it")
+        with ErrorBoundary():
+            Broken()
+
+    _, rc = solara.render(Page(), handle_error=False)
+    _OPEN.append(rc)
+    with caplog.at_level(logging.ERROR, logger="privmarket.dashboard"):
+        rc.find(v.Btn, children=["Break"]).widget.click()
+    message = alerts(rc, "pm-error-boundary")
+    assert "RuntimeError: boom with a second line" in message and "\n" not in message
+    assert "Traceback" in caplog.text and "boom" in caplog.text
+    # the page around the boundary is still there
+    assert rc.find(v.Html, children=["the page around it"]).widgets
+    rc.find(v.Btn, children=["Show the page again"]).widget.click()
+    assert alerts(rc, "pm-error-boundary") == ""

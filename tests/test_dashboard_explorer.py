@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import ipyvuetify as v
-import ipywidgets
 import numpy as np
 import pytest
 import solara
@@ -121,6 +121,58 @@ def test_non_sweep_folders_and_missing_ones_are_explained(root):
         E.resolve_under(root, "  ")
 
 
+@pytest.mark.parametrize("text", ["x" * 256, "sweeps/" + "y" * 300, "a/" * 3000, "z" * 5000])
+def test_file_system_errors_of_a_users_path_are_one_line(root, text):
+    with pytest.raises(E.ExplorerError) as err:
+        E.resolve_under(root, text)
+    message = str(err.value)
+    assert "\n" not in message and len(message) < 400
+    assert "no such folder" in message or "cannot open" in message
+
+
+def _copy_sweep(src: Path, dst: Path) -> Path:
+    import shutil
+
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_a_manifest_or_chunks_linked_outside_the_root_is_refused(root, tmp_path):
+    outside = _copy_sweep(root / "sweeps" / "unit", tmp_path / "outside-sweep")
+    # manifest.json is a link to a file outside the root
+    a = root / "linked-manifest"
+    a.mkdir(exist_ok=True)
+    (a / "chunks").mkdir(exist_ok=True)
+    if not (a / "manifest.json").is_symlink():
+        os.symlink(outside / "manifest.json", a / "manifest.json")
+    with pytest.raises(E.ExplorerError, match="manifest.json is a link to a file outside"):
+        E.resolve_under(root, "linked-manifest")
+    # the chunks folder is a link to a folder outside
+    b = root / "linked-chunks"
+    b.mkdir(exist_ok=True)
+    (b / "manifest.json").write_bytes((outside / "manifest.json").read_bytes())
+    if not (b / "chunks").is_symlink():
+        os.symlink(outside / "chunks", b / "chunks", target_is_directory=True)
+    with pytest.raises(E.ExplorerError, match="chunks folder is a link to a folder outside"):
+        E.resolve_under(root, "linked-chunks")
+    # one chunk file is a link to a file outside
+    c = _copy_sweep(root / "sweeps" / "unit", root / "linked-chunk-file")
+    chunk = sorted((c / "chunks").glob("runs-*.parquet"))[0]
+    chunk.unlink()
+    os.symlink(outside / "chunks" / chunk.name, chunk)
+    with pytest.raises(E.ExplorerError, match="is a link to a file outside"):
+        E.resolve_under(root, "linked-chunk-file")
+    # links that stay inside the root are fine
+    d = root / "linked-inside"
+    d.mkdir(exist_ok=True)
+    (d / "manifest.json").write_bytes((root / "sweeps/unit/manifest.json").read_bytes())
+    if not (d / "chunks").is_symlink():
+        os.symlink(root / "sweeps" / "unit" / "chunks", d / "chunks", target_is_directory=True)
+    assert E.resolve_under(root, "linked-inside") == d.resolve()
+    for name in ("linked-manifest", "linked-chunks", "linked-chunk-file", "linked-inside"):
+        assert name not in E.find_sweeps(root) or name == "linked-inside"
+
+
 def test_find_sweeps_lists_results_folders_only(root):
     assert os.path.join("sweeps", "unit") in E.find_sweeps(root)
     assert "not-a-sweep" not in E.find_sweeps(root)
@@ -153,22 +205,36 @@ def test_main_effect_of_a_parameter_that_decides_the_outcome(sweep):
     assert eff.loc["countries.*.appetite", "eta2"] == pytest.approx(0.0)
 
 
-def test_figures_draw(sweep):
-    fig, note = E.sensitivity(sweep, "privacy_exposure")
-    assert "First-order" in note and fig.axes
-    assert E.survival_figure(sweep, *E.default_axes(sweep), "Aegis.alive").axes
+def test_charts_are_built_with_readable_labels_and_units(sweep):
+    spec, rows, note = E.sensitivity(sweep, "privacy_exposure")
+    assert "First-order" in note and len(rows) == len(sweep.params)
+    assert {r["parameter"] for r in rows} == {
+        "Aegis: privacy stance",
+        "every country: surveillance appetite",
+    }
+    spec, rows = E.survival(sweep, *E.default_axes(sweep), "Aegis.alive")
+    assert spec["layer"][0]["encoding"]["color"]["scale"]["scheme"] == "viridis"
+    assert spec["encoding"]["x"]["title"] == "Aegis: privacy stance"
+    assert all(0 <= r["value"] <= 100 for r in rows) and sum(r["n"] for r in rows) == 8
+    assert spec["layer"][1]["mark"]["fontSize"] >= 12  # figures in the cells are readable
     chosen = E.group_runs(sweep, "vendors.Aegis.stance", "1.0")
     assert len(chosen) == 4 and set(chosen["param.vendors.Aegis.stance"]) == {1.0}
-    assert E.distribution_figure(sweep, "privacy_exposure", chosen, "x").axes
+    spec, rows = E.distribution(sweep, "privacy_exposure", chosen, "x")
+    # exposure is shown in % on both pages
+    assert spec["layer"][0]["encoding"]["x"]["title"] == "Privacy exposure (%)"
+    stored = sweep.ok["out.privacy_exposure"].astype(float)
+    top = max(r["hi"] for r in rows if "hi" in r)
+    assert top == pytest.approx(100 * stored.max())
 
 
 @pytest.mark.parametrize("kind,samples,expect", [("saltelli", 8, "Sobol"), ("morris", 4, "Morris")])
 def test_sensitivity_uses_the_design_s_own_indices(tmp_path, kind, samples, expect):
     out = sweep_into(tmp_path, SAMPLED.format(kind=kind, samples=samples), kind)
     s = E.load_sweep(out)
-    fig, note = E.sensitivity(s, "privacy_exposure")
+    spec, rows, note = E.sensitivity(s, "privacy_exposure")
     assert note.startswith(expect), note
-    assert len(fig.axes[0].patches) >= 2  # bars per parameter
+    assert len(rows) == 2 * len(s.params)  # two measures per parameter
+    assert any(r["lo"] is not None for r in rows)  # with intervals
     # sampled values are binned into groups for the distribution panel
     assert 1 < len(E.groups(s, "privacy_salience")) <= 8
 
@@ -222,8 +288,13 @@ def test_explorer_page_opens_a_folder_and_reruns_live(root, monkeypatch):
         assert any("outside the results root" in e for e in errors)
         rc.find(v.Select, label="Results folder").widget.v_model = "sweeps/unit"
         assert state.explorer_path.value == str((root / "sweeps" / "unit").resolve())
-        pngs = [w.value for w in rc.find(ipywidgets.Image).widgets]
-        assert len(pngs) == 3 and all(p[:4] == b"\x89PNG" for p in pngs)
+        drawn = {
+            w.name: json.loads(w.rows)
+            for w in rc.find(v.VuetifyTemplate).widgets
+            if hasattr(w, "rows") and hasattr(w, "spec")
+        }
+        assert set(drawn) == {"survival", "sensitivity", "distribution"}
+        assert all(drawn.values())
         buttons = [w for w in rc.find(v.Btn).widgets if str(w.children[0]).startswith("Rerun")]
         assert len(buttons) == 4  # the runs of the first group (Aegis stance 0.2)
         buttons[1].click()

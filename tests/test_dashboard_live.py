@@ -3,26 +3,33 @@
 from __future__ import annotations
 
 import io
+import json
+import math
 
 import numpy as np
+import pandas as pd
 import pytest
-from PIL import Image
 
+from privmarket.dashboard import charts
 from privmarket.dashboard import figures as F
+from privmarket.dashboard.core import BANNED, EXITED, event_frame
+from privmarket.dashboard.events import events_csv, filter_events
 from privmarket.dashboard.live import (
     MAX_USERS,
     LiveModel,
     LiveSettings,
+    changes,
     check,
     parse_extra,
     parse_seed,
     parse_users,
+    problems,
     resolve,
 )
+from privmarket.dashboard.vega import to_json
 from privmarket.sim.model import MarketModel
 from privmarket.sim.params import ParameterError
 from privmarket.sim.scenarios import get_scenario, list_scenarios
-from privmarket.sim.vocabulary import Presence
 
 
 def small(**changes) -> LiveSettings:
@@ -151,8 +158,8 @@ def test_live_model_keeps_last_valid_settings_when_input_is_invalid():
 
 
 def test_views_and_steps_never_overlap():
-    """Mesa's "Use Threads" steps in one thread and redraws in another: a view reading
-    the model holds its lock, and a step waits for it (no half-done quarter is drawn)."""
+    """Play steps in a thread of its own while the page redraws: a view reading the model
+    holds its lock, and a step waits for it (no half-done quarter is drawn)."""
     import threading
 
     m = LiveModel(settings=small())
@@ -163,7 +170,64 @@ def test_views_and_steps_never_overlap():
         assert t.is_alive() and m.quarter == 0
     t.join(10)
     assert not t.is_alive() and m.quarter == 1
-    assert len(F.table_of(m)) == 2
+    assert len(m.history) == 2
+
+
+@pytest.mark.parametrize("every", [1, 3, 10, 40])
+def test_the_run_stops_at_its_horizon_whatever_the_redraw_interval(every):
+    m = LiveModel(settings=small(extra="quarters=12"))
+    steps = 0
+    while m.running:
+        ran = m.advance(every)
+        steps += 1
+        assert 1 <= ran <= every and m.quarter <= 12
+    assert m.quarter == 12 and m.at_horizon and not m.running
+    assert steps == -(-12 // every)
+    # stepping at the horizon does nothing (the page also disables Step and Play there)
+    assert m.advance(every) == 0
+    m.step()
+    assert m.quarter == 12 and len(m.history) == 13
+
+
+def test_quarter_records_match_the_models_table():
+    m = LiveModel(settings=small(seed="5", extra="quarters=10; countries.*.appetite=0.9"))
+    m.advance(10)
+    table = m.table()
+    assert len(m.history) == len(table) == 11
+    for rec, (_, row) in zip(m.history, table.iterrows(), strict=True):
+        assert rec["quarter"] == row["quarter"]
+        assert rec["exposure"] == pytest.approx(row["privacy_exposure"], abs=1e-12)
+        for total in ("demands", "bans", "backdowns", "deals", "country_exits", "vendor_failures"):
+            assert rec[total] == row[total], total
+        for name, v in rec["vendors"].items():
+            for figure in ("installed_share", "sales_share", "cash", "profit", "handset_profit"):
+                assert v[figure] == pytest.approx(float(row[f"{name}.{figure}"]), abs=1e-9)
+            assert v["trust"] == pytest.approx(float(row[f"{name}.trust"]))
+            assert v["alive"] == bool(row[f"{name}.alive"])
+        for country, share in rec["readable"].items():
+            assert share == pytest.approx(float(row[f"{country}.readable_share"]), abs=1e-12)
+
+
+def test_problems_are_attributed_to_their_field():
+    assert problems(small()) == {}
+    found = problems(small(seed="x", users="5", extra="hazard=7"))
+    assert set(found) == {"seed", "users", "extra"}
+    assert "seed 'x'" in found["seed"] and "users 5" in found["users"]
+    assert "hazard" in found["extra"] and "7" in found["extra"]
+    assert set(problems(small(extra="not a pair"))) == {"extra"}
+
+
+def test_changes_name_what_reset_will_apply():
+    a = small()
+    assert changes(a, a) == [] and changes(None, a) == []
+    b = a.with_stance("Aegis", 0.5).with_country("Eastria", appetite=0.1).replace(users="4000")
+    text = changes(a, b)
+    assert "users 3000 → 4000" in text
+    assert "Aegis: privacy stance 0.95 → 0.50" in text
+    assert any(t.startswith("Eastria: surveillance appetite") for t in text)
+    assert changes(a, LiveSettings.for_scenario(list_scenarios()[-1])) == [
+        f"scenario baseline → {list_scenarios()[-1]}"
+    ]
 
 
 def test_live_model_accepts_what_mesa_reset_passes():
@@ -177,70 +241,94 @@ def test_live_model_accepts_what_mesa_reset_passes():
 # ------------------------------------------------------------------ figures
 @pytest.fixture(scope="module")
 def run():
-    return MarketModel(n_users=4000, rng=2, **{"countries.*.appetite": 0.9}).run(16)
+    m = LiveModel(settings=small(seed="2", extra="countries.*.appetite=0.9"))
+    m.advance(16)
+    return m
 
 
-def decode(png: bytes) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
+@pytest.mark.parametrize("kind", F.CHART_KINDS)
+def test_chart_specs_and_rows(run, kind):
+    spec = F.chart_spec(kind, run)
+    assert spec["data"] == {"name": "rows"} and spec["width"] == "container"
+    assert json.loads(to_json(spec)) == spec  # plain JSON, nothing Python-only
+    rows = F.chart_rows(kind, run, run.history)
+    assert rows and {r["q"] for r in rows} <= set(range(17))
+    assert all(math.isfinite(r["value"]) for r in rows)
+    # every series named in the colour scale has rows, and the hover lists them
+    line = next(
+        layer
+        for layer in spec["layer"]
+        if layer["mark"]["type"] == "line" and "color" in layer.get("encoding", {})
+    )
+    domain = line["encoding"]["color"]["scale"]["domain"]
+    assert {r["series"] for r in rows} <= set(domain)
+    # each series ends in a marker of its own shape and its name (not colour alone)
+    ends = [layer for layer in spec["layer"] if layer["mark"]["type"] in ("text", "point")]
+    assert len(ends) == 2
+    for layer in ends:
+        assert layer["transform"][0]["joinaggregate"][0]["op"] == "max"
+    hover = spec["layer"][-1]
+    assert hover["params"][0]["select"]["nearest"] and len(hover["encoding"]["tooltip"]) > 1
 
 
-@pytest.mark.parametrize("kind", list(F.CHARTS))
-def test_blitted_chart_matches_a_full_redraw(run, kind):
-    table = run.table()
-    chart = F.CHARTS[kind](table.iloc[:3], 16)
-    chart.png(table.iloc[:3])  # background drawn for the first quarters
-    for n in range(4, len(table) + 1):
-        fast = chart.png(table.iloc[:n])  # then lines only, or axes again if limits grew
-    # A plain full draw of the same figure (same limits), every artist in order.
-    chart.canvas.draw()
-    a = decode(fast)
-    b = np.asarray(chart.canvas.buffer_rgba())[:, :, :3].astype(np.int16)
-    assert a.shape == b.shape
-    differ = np.abs(a - b).max(axis=2) > 40
-    # Lines drawn over the axes (blitting) or under the spines (full draw) may
-    # differ on a few edge pixels, never more.
-    assert differ.mean() < 0.003, f"{kind}: {differ.mean():.4f} of pixels differ"
+def test_chart_rows_are_the_models_figures(run):
+    last = run.history[-1]
+    rows = [r for r in F.chart_rows("shares", run, run.history) if r["q"] == 16]
+    for r in rows:
+        v = last["vendors"][r["series"]]
+        want = v["installed_share"] if r["measure"] == "installed base" else v["sales_share"]
+        assert r["value"] == pytest.approx(100 * want, abs=1e-6)
+    profit = [r for r in F.chart_rows("profit", run, run.history) if r["q"] == 16]
+    handset = {r["series"]: r["value"] for r in profit if r["measure"] == "handsets"}
+    for name, value in handset.items():
+        assert value == pytest.approx(last["vendors"][name]["handset_profit"], abs=1e-6)
 
 
-def test_chart_limits_grow_only_when_the_data_leave_them(run):
-    table = run.table()
-    chart = F.enforcement_chart(table, 16)
-    changes = [chart.update(table.iloc[:n]) for n in range(1, len(table) + 1)]
-    assert changes[0] is True
-    assert sum(changes) <= 3  # a handful of redraws of the axes over 16 quarters
-    lo, hi = chart.axes[0].get_ylim()
-    assert lo == 0 and hi >= table["demands"].max()
+def test_rows_of_past_quarters_never_change():
+    from privmarket.dashboard.components import RowCache
+
+    m = LiveModel(settings=small(seed="8"))
+    caches = {kind: RowCache(m, kind) for kind in F.CHART_KINDS}
+    for _ in range(6):
+        m.step()
+        for kind, cache in caches.items():
+            assert json.loads(cache.json(m.history)) == json.loads(
+                to_json(F.chart_rows(kind, m, m.history))
+            )
 
 
-def test_nice_ceil():
-    assert [F.nice_ceil(x) for x in (0.7, 1, 1.2, 3, 24, 260)] == [1, 1, 2, 5, 25, 500]
+def _luminance(hex_colour: str) -> float:
+    rgb = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
 
 
-def test_static_figures_draw_every_series(run):
-    table = run.table()
-    fig = F.figure("shares", table, 16)
-    names = F.vendor_names(table)
-    # installed and sales share per vendor
-    assert len(fig.axes[0].lines) == 2 * len(names)
-    assert F.png(fig)[:8] == b"\x89PNG\r\n\x1a\n"
+def _contrast(a: str, b: str) -> float:
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
 
 
-def test_table_cache_is_per_model_and_per_quarter():
-    a = MarketModel(n_users=1000, rng=1)
-    b = MarketModel(n_users=1000, rng=1)
-    ta, tb = F.table_of(a), F.table_of(b)
-    assert ta is F.table_of(a) and ta is not tb
-    a.step()
-    assert len(F.table_of(a)) == 2 and len(F.table_of(b)) == 1
+def test_line_colours_stand_out_on_light_and_dark_backgrounds():
+    # the first four colours (the four vendors of most scenarios): 3:1 for graphics (WCAG)
+    for colour in charts.PALETTE[:4]:
+        assert _contrast(colour, "#ffffff") >= 3.0, colour
+        assert _contrast(colour, "#1e1e1e") >= 3.0, colour
+    assert len(set(charts.SHAPES)) == len(charts.SHAPES)
 
 
-# --------------------------------------------------------- world and feed
+def test_heat_colours_are_cividis_with_readable_figures():
+    for share in np.linspace(0, 1, 21):
+        bg, fg = F.heat(share)
+        assert _contrast(bg, fg) >= 4.5, (share, bg, fg)
+    assert F.heat(0)[0] != F.heat(1)[0]
+
+
 def test_world_state_shows_presence_bans_exits_and_access():
     m = MarketModel(n_users=3000, rng=0)
     m.step()
     aegis, orchard, open_ = m.vendor_list[0], m.vendor_list[1], m.vendor_list[2]
-    aegis.presence[2] = Presence.BANNED
-    orchard.presence[3] = Presence.EXITED
+    aegis.presence[2] = BANNED
+    orchard.presence[3] = EXITED
     open_.access[4] = True
     open_.access[5, 0] = True
     world = F.world_state(m)
@@ -279,24 +367,42 @@ def test_world_html_escapes_names():
     assert "<b>X</b>" not in html and "&lt;b&gt;X" in html and "A&amp;B" in html
 
 
-def test_the_feed_words_events_with_the_models_one_renderer(run):
-    rows = run.event_frame().to_dict("records")
-    for row, (_, sentence, _) in zip(rows[::-1], F.feed_items(rows, last=len(rows)), strict=True):
-        assert sentence == row["sentence"]
+def test_event_frame_has_the_models_sentences(run):
+    frame = event_frame(run)
+    raw = run.event_frame()
+    assert len(frame) == len(raw) > 5
+    assert list(frame.columns) == ["quarter", "label", "kind", "actor", "target", "sentence"]
+    assert frame["label"].tolist() == raw["label"].astype(str).tolist()
+    for sentence, model_sentence in zip(frame["sentence"], run.events.sentences(), strict=True):
+        assert sentence[0].isupper() and sentence.lower() in model_sentence.lower()
+    # the log only grows: a second look converts the new rows only and agrees with a fresh one
+    run2 = LiveModel(settings=small(seed="2", extra="countries.*.appetite=0.9"))
+    run2.advance(8)
+    first = event_frame(run2)
+    run2.advance(8)
+    assert event_frame(run2).equals(event_frame(run))
+    assert len(first) < len(event_frame(run2))
 
 
-def test_feed_is_newest_first_and_covers_a_real_run(run):
-    rows = run.event_frame().to_dict("records")
-    assert len(rows) > 5
-    items = F.feed_items(rows, last=500)
-    assert len(items) == len(rows)
-    assert items[0][0] == rows[-1]["label"] and items[-1][0] == rows[0]["label"]
-    for _, sentence, _ in items:
-        assert sentence[0].isupper() and sentence.endswith(".")
-        assert "{" not in sentence and "None" not in sentence
-    html = F.feed_html(rows, last=10)
-    assert html.count("<li") == 10 and "earlier events" in html
-    assert "No events yet" in F.feed_html([])
+def test_feed_is_newest_first(run):
+    frame = event_frame(run)
+    html = F.feed_html(frame, last=10)
+    assert html.count("<li") == 10
+    newest = frame.iloc[-1]
+    assert html.index(F.html.escape(newest["sentence"])) < html.index("</li>") + 400
+    assert "No events yet" in F.feed_html(frame.iloc[:0])
+
+
+def test_event_log_filters_and_csv(run):
+    frame = event_frame(run)
+    eastria = filter_events(frame, country="Eastria")
+    assert len(eastria) and ((eastria.actor == "Eastria") | (eastria.target == "Eastria")).all()
+    demands = filter_events(frame, kind="demand", vendor="Open")
+    assert (demands.kind == "demand").all()
+    assert ((demands.actor == "Open") | (demands.target == "Open")).all()
+    assert len(filter_events(frame)) == len(frame)
+    back = pd.read_csv(io.BytesIO(events_csv(demands)))
+    assert back["sentence"].tolist() == demands["sentence"].tolist()
 
 
 def test_status_and_vendor_table(run):
@@ -305,6 +411,9 @@ def test_status_and_vendor_table(run):
     rows = F.vendor_rows(run)
     assert [r["name"] for r in rows] == [v.name for v in run.vendor_list]
     assert abs(sum(r["installed_share"] for r in rows) - 1) < 1e-9
-    html = F.vendors_html(rows)
+    html = F.vendors_html(rows, 4)
     for v in run.vendor_list:
         assert f'data-vendor="{v.name}"' in html
+    # handset profit sits beside total profit, with the losing streak the viability rule counts
+    assert html.index("profit $M") < html.index("handset $M") < html.index("losses")
+    assert all("pm-handset" in part for part in html.split("<tr data-vendor")[1:])

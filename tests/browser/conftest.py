@@ -209,19 +209,72 @@ def browser(chromium):
             b.close()
 
 
+class Watch:
+    """What a browser context did that a page must not: console errors, non-local requests.
+
+    Every request to anything but the dashboard's own server is refused (as on a
+    machine with no internet) and recorded; every console error and uncaught
+    page error is recorded. :meth:`check` fails the test if either happened.
+    """
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.blocked: list[str] = []
+        self.errors: list[str] = []
+
+    def route(self, route) -> None:
+        url = route.request.url
+        if url.startswith(self.base_url) or url.startswith(("data:", "blob:")):
+            route.continue_()
+        else:
+            self.blocked.append(url)
+            route.abort("internetdisconnected")
+
+    def attach(self, page) -> None:
+        page.on(
+            "console",
+            lambda m: (
+                self.errors.append(f"console {m.type}: {m.text[:300]}")
+                if m.type == "error"
+                else None
+            ),
+        )
+        page.on("pageerror", lambda e: self.errors.append(f"page error: {str(e)[:300]}"))
+
+    def check(self) -> None:
+        assert self.blocked == [], f"the page asked for something not local: {self.blocked}"
+        assert self.errors == [], f"the page logged errors: {self.errors}"
+
+
+def open_context(browser, server, width: int = 1400, height: int = 1000, scheme: str = "light"):
+    """A browser context that watches for console errors and non-local requests."""
+    ctx = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme)
+    ctx.set_default_timeout(90_000)
+    watch = Watch(server["url"])
+    ctx.route("**/*", watch.route)
+    ctx.on("page", watch.attach)
+    return ctx, watch
+
+
 @pytest.fixture()
-def context(browser):
-    ctx = browser.new_context(viewport={"width": 1500, "height": 1100})
-    ctx.set_default_timeout(60_000)
+def watched(browser, server):
+    """A watched context at 1400 px in the light theme; fails the test on errors it saw."""
+    ctx, watch = open_context(browser, server)
     try:
         yield ctx
+        watch.check()
     finally:
         ctx.close()
 
 
 @pytest.fixture()
-def page(context):
-    return context.new_page()
+def context(watched):
+    return watched
+
+
+@pytest.fixture()
+def page(watched):
+    return watched.new_page()
 
 
 @pytest.fixture(scope="session")

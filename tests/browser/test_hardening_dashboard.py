@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import free_port, privmarket_cmd, stop, wait_ready
+from tests.browser.conftest import free_port, open_context, privmarket_cmd, stop, wait_ready
 
 pytestmark = pytest.mark.browser
 
@@ -168,7 +168,8 @@ def page_view(page) -> tuple[str, list[str]]:
 def test_concurrent_sessions_step_independently_and_stay_responsive(
     hard_server, browser, record_property
 ):
-    contexts = [browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in SEEDS]
+    opened = [open_context(browser, hard_server) for _ in SEEDS]
+    contexts = [ctx for ctx, _ in opened]
     try:
         pages = []
         for ctx, seed in zip(contexts, SEEDS, strict=True):
@@ -239,14 +240,15 @@ def test_concurrent_sessions_step_independently_and_stay_responsive(
             f"step to new quarter median {median:.0f} ms, max {worst:.0f} ms"
         )
         assert median < MEDIAN_BOUND_MS and worst < MAX_BOUND_MS, latencies
+        for _, watch in opened:
+            watch.check()  # no console error, nothing asked of the internet
     finally:
         for ctx in contexts:
             ctx.close()
 
 
 def test_explorer_refuses_paths_outside_the_root(hard_server, layout, browser):
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
-    ctx.set_default_timeout(60_000)
+    ctx, watch = open_context(browser, hard_server)
     try:
         page = ctx.new_page()
         page.goto(hard_server["url"] + "explorer")
@@ -290,6 +292,7 @@ def test_explorer_refuses_paths_outside_the_root(hard_server, layout, browser):
         page.get_by_role("button", name="Open").click()
         page.locator(".pm-sweep-summary").wait_for()
         assert "2 runs: 2 ok" in page.locator(".pm-sweep-summary").inner_text()
+        watch.check()
     finally:
         ctx.close()
 

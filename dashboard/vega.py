@@ -1,0 +1,108 @@
+"""Interactive charts: Vega-Lite specs drawn in the page, offline.
+
+Solara's own ``FigureAltair`` asks a CDN for ``vega@5`` (a version range the
+installed assets cannot answer), so it fails without internet. The
+``solara-assets`` package installs exact builds of vega, vega-lite and
+vega-embed, which the server serves itself; :func:`VegaChart` loads those
+(versions found in the installed assets) and keeps one Vega view per chart,
+replacing only its data set ``rows`` on a redraw.
+
+Specs are plain Vega-Lite 5 dictionaries (:mod:`privmarket.dashboard.charts`
+builds them) whose data is ``{"name": "rows"}``; the rows are a list of flat
+records. Hover shows the values (Vega's tooltip handler, bundled in vega-embed).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import solara
+import solara.lab
+
+#: The builds used when the installed assets cannot be listed (solara-assets 1.58.2 ships these).
+DEFAULT_VERSIONS = {"vega": "5.21.0", "vega-lite": "5.2.0", "vega-embed": "6.20.2"}
+
+
+def assets_dir() -> Path:
+    """Where the server serves its front-end assets from (``/_solara/cdn``)."""
+    import solara.server.settings
+
+    return Path(solara.server.settings.assets.proxy_cache_dir)
+
+
+def installed_versions(folder: Path | None = None) -> dict[str, str]:
+    """The exact vega, vega-lite and vega-embed builds present in the installed assets.
+
+    The newest build of each package present is used; a missing package falls
+    back to :data:`DEFAULT_VERSIONS` (and the browser tests then fail on the
+    request it makes, rather than the page silently fetching it from the internet).
+    """
+    folder = folder or assets_dir()
+    found = dict(DEFAULT_VERSIONS)
+    for name in found:
+        builds = []
+        for entry in folder.glob(f"{name}@*") if folder.is_dir() else ():
+            version = entry.name.split("@", 1)[1]
+            main = entry / "build" / f"{name}.min.js"
+            if re.fullmatch(r"\d+\.\d+\.\d+", version) and main.is_file():
+                builds.append(tuple(int(x) for x in version.split(".")))
+        if builds:
+            found[name] = ".".join(str(x) for x in max(builds))
+    return found
+
+
+VERSIONS = installed_versions()
+
+
+def clean(value: Any) -> Any:
+    """A JSON-safe value: NaN and infinities become ``None`` (JSON has no NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "item") and not isinstance(value, str | bytes):  # numpy scalars
+        return clean(value.item())
+    return value
+
+
+def records(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Rows as JSON-safe dictionaries."""
+    return [{k: clean(v) for k, v in row.items()} for row in rows]
+
+
+def to_json(value: Any) -> str:
+    """``value`` as JSON text, with NaN and infinities as ``null`` (JSON has neither)."""
+    try:
+        return json.dumps(value, allow_nan=False, separators=(",", ":"))
+    except ValueError:
+        return json.dumps(_cleaned(value), allow_nan=False, separators=(",", ":"))
+
+
+def _cleaned(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _cleaned(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_cleaned(v) for v in value]
+    return clean(value)
+
+
+@solara.component_vue("vega_chart.vue")
+def _VegaView(spec: str, rows: str, dark: bool, name: str, versions: dict):
+    pass
+
+
+@solara.component
+def VegaChart(spec: str, rows: str, name: str):
+    """One Vega-Lite chart; ``rows`` (JSON text) replace its data set on every change.
+
+    ``spec`` and ``rows`` travel as JSON text (:func:`to_json`): Solara compares
+    a component's arguments value by value, and thousands of row dictionaries
+    made each redraw cost more than the chart itself. ``name`` is shown as the
+    element's ``data-chart`` attribute (for tests and styling). The chart
+    follows the page's light or dark theme.
+    """
+    dark = bool(solara.lab.use_dark_effective())
+    return _VegaView(spec=spec, rows=rows, dark=dark, name=name, versions=VERSIONS)

@@ -22,6 +22,7 @@ from privmarket.experiments.analysis import (
 from privmarket.experiments.cli import main
 from privmarket.experiments.sweep.runner import run_sweep
 from privmarket.experiments.sweep.store import load_manifest, load_results, load_series
+from tests.faults import Faulty
 
 # ``start_year`` only labels quarters: with common seeds, outcomes cannot depend on it,
 # so its sensitivity indices must be exactly zero while hazard's are not.
@@ -113,9 +114,16 @@ def test_indices_refuse_the_wrong_design_and_unknown_outcomes(saltelli, morris, 
 
 
 def test_sobol_indices_need_every_point(tmp_path):
-    text = '_fault = { run = 3, kind = "raise" }\n' + SENSITIVITY.format(kind="saltelli", samples=4)
+    text = SENSITIVITY.format(kind="saltelli", samples=4)
     (tmp_path / "exp.toml").write_text(text)
-    run_sweep(tmp_path / "exp.toml", tmp_path / "out", backend="serial", progress=False, echo=None)
+    run_sweep(
+        tmp_path / "exp.toml",
+        tmp_path / "out",
+        backend="serial",
+        progress=False,
+        echo=None,
+        work=Faulty("raise", {3}),
+    )
     with pytest.raises(ValueError, match=r"1 point\(s\) have no ok run \(3\)"):
         sobol_indices(tmp_path / "out", "hhi")
 

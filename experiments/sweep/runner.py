@@ -160,6 +160,7 @@ def run_sweep(
     retry_failed: bool = False,
     progress: bool = True,
     echo: Callable[[str], Any] | None = print,
+    work: Callable[[Task], TaskResult] | None = None,
 ) -> SweepReport:
     """Run (or finish) a sweep into the results folder ``out``; see the module docstring.
 
@@ -167,6 +168,10 @@ def run_sweep(
     :class:`~experiments.sweep.backends.Backend`, which is then not closed).
     Raises :class:`~experiments.sweep.spec.SpecError` or an ``OSError`` before
     writing anything if the experiment or the folder cannot be used.
+
+    ``work`` is what a worker calls on each batch (default :func:`~.worker.run_batch`);
+    it must pickle (a module-level function, or an instance of a module-level
+    class). The tests pass wrapped versions of it to inject faults.
     """
     exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
     say = echo or (lambda s: None)
@@ -264,6 +269,7 @@ def run_sweep(
                 chunk_size,
                 flush_seconds,
                 buffer_rows,
+                work or run_batch,
             )
             flush()
     except KeyboardInterrupt:
@@ -312,6 +318,7 @@ def _drive(
     chunk_size: int,
     flush_seconds: float,
     buffer: list[dict[str, Any]],
+    work: Callable[[Task], TaskResult],
 ) -> int:
     """Keep tasks in flight until every run is recorded; return the number of pool renewals."""
     reps = exp.replicates
@@ -320,7 +327,7 @@ def _drive(
         specs = tuple(
             RunSpec(r, r // reps, r % reps, seeds[r], exp.points[r // reps]) for r in runs
         )
-        return Task(exp.base_params, exp.scenario, specs, exp.series, exp.fault)
+        return Task(exp.base_params, exp.scenario, specs, exp.series)
 
     inflight: dict[Future, tuple[list[int], bool]] = {}
     suspects: deque[int] = deque()
@@ -332,7 +339,7 @@ def _drive(
     def submit(runs: list[int], alone: bool) -> bool:
         """Send a task; False if the pool broke before it could (the task never ran)."""
         try:
-            inflight[be.executor.submit(run_batch, task(runs))] = (runs, alone)
+            inflight[be.executor.submit(work, task(runs))] = (runs, alone)
         except BrokenExecutor:  # a worker died since the last results came in
             return False
         return True

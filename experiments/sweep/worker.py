@@ -38,7 +38,6 @@ class Task:
     scenario: str
     runs: tuple[RunSpec, ...]
     series: bool | list[str] = False
-    fault: Any = None  # experiments.sweep.spec.Fault (test-only hook)
 
 
 @dataclass
@@ -78,19 +77,6 @@ def _exit_with(pid: int) -> None:
     os._exit(0)
 
 
-def _apply_fault(fault: Any, run: int) -> None:
-    if fault is None or not fault.applies(run):
-        return
-    if fault.kind == "sleep":
-        time.sleep(fault.seconds)
-    elif fault.kind == "raise":
-        raise RuntimeError(f"deliberate failure in run {run} (test hook _fault)")
-    elif fault.kind == "crash":
-        os._exit(70)
-    elif fault.kind == "kill":
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
 def run_one(task: Task, spec: RunSpec) -> tuple[dict[str, Any], Any]:
     """One run: (results row, per-quarter table or None). Never raises for a model error."""
     from privmarket.sim.model import MarketModel
@@ -109,7 +95,6 @@ def run_one(task: Task, spec: RunSpec) -> tuple[dict[str, Any], Any]:
     table = None
     t0 = time.perf_counter()
     try:
-        _apply_fault(task.fault, spec.run)
         params = task.base.with_updates(spec.overrides) if spec.overrides else task.base
         model = MarketModel(params, rng=spec.seed)
         model.scenario_name = task.scenario

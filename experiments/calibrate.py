@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -252,38 +250,43 @@ def fit_figure(comp: pd.DataFrame, title: str = ""):
     return fig
 
 
-def write_result(result: dict[str, Any], out: Path) -> None:
-    """Write best_params.json, fit.csv and fit.png atomically into ``out``."""
-    from privmarket.experiments.runs import check_writable, versions
+def write_result(result: dict[str, Any], out: Path, overwrite: bool = False) -> None:
+    """Write best_params.json, fit.csv and fit.png into ``out`` (rules: :mod:`.output`)."""
+    from privmarket.experiments.output import OutputFolder
+    from privmarket.experiments.provenance import provenance
+    from privmarket.experiments.runs import versions
 
-    check_writable(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    folder = OutputFolder.claim(out, "calibrate", overwrite=overwrite)
+    with folder.writing() as tmp:
         payload = {k: v for k, v in result.items() if k != "comparison"}
         payload["versions"] = versions()
+        payload["provenance"] = provenance()
         (tmp / "best_params.json").write_text(json.dumps(payload, indent=2))
         result["comparison"].to_csv(tmp / "fit.csv", index=False)
         err = result["error"]["mean"]
         fit_figure(result["comparison"], f"{result['scenario']}: MAE {err:.2f} points").savefig(
             tmp / "fit.png", dpi=110
         )
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    from privmarket.experiments.runs import check_writable
+    from privmarket.experiments.names import check_names
+    from privmarket.experiments.output import OutputFolder
+    from privmarket.experiments.resources import check_memory
 
     base = get_scenario(args.scenario).params
+    check_names(base)
     observed = load_observed(args.data, base)  # fail early on bad data
     bounds = parse_bounds(args.params, base)
     out = Path(args.out or f"out/calibrate-{args.scenario}")
-    check_writable(out)
+    # refused before any trial: a folder of other files, or too little memory
+    OutputFolder.claim(out, "calibrate", overwrite=args.overwrite)
+    check_memory(
+        base.n_users,
+        base.contacts_mean_degree,
+        force=args.force,
+        what=f"a calibration run of {base.n_users:,} users",
+    )
     print(
         f"calibrating {args.scenario}: {len(bounds)} parameter(s), {args.budget} trials x "
         f"{args.seeds} seeds against {len(observed)} observations"
@@ -298,7 +301,7 @@ def _cmd(args: argparse.Namespace) -> int:
         base=base,
         progress=not args.quiet,
     )
-    write_result(result, out)
+    write_result(result, out, overwrite=args.overwrite)
     print("best parameters:")
     for k, v in result["parameters"].items():
         print(f"  {k} = {v:.4g}" if isinstance(v, float) else f"  {k} = {v}")
@@ -348,6 +351,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=0,
         help="seed of the optimiser, for a repeatable search (default 0)",
     )
-    p.add_argument("--out", metavar="DIR", help="output folder (default out/calibrate-SCENARIO)")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="output folder (default out/calibrate-SCENARIO); new, empty, or an earlier "
+        "calibration's output",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the files an earlier `privmarket calibrate` wrote in --out "
+        "(other files are kept)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="run even if the memory estimate exceeds the memory available",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_error_to_usage(_cmd))

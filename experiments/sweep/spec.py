@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
+from privmarket.experiments.names import name_problems
 from privmarket.experiments.sweep.schema import (
     DESIGNS,
     DISTRIBUTIONS,
@@ -82,8 +83,6 @@ __all__ = [
 VARIED_KEYS = tuple(VariedSpec.model_fields)
 _LISTS = ("vendors", "countries")
 _CONDITION = re.compile(r"^\s*([A-Za-z_][\w.*]*)\s*(?:(<=|>=|==|!=|<|>)\s*(\S+))?\s*$")
-#: Longest vendor or country name an experiment may give (it names columns and paths).
-MAX_ENTITY_NAME = 64
 
 
 class SpecError(ParameterError):
@@ -629,27 +628,10 @@ def _fixed(p: _Problems, top: ExperimentFile, scenario: Params) -> tuple[dict[st
     except ParameterError as exc:
         p.add(("fixed",), f"the fixed parameters do not fit together: {exc}")
         base = scenario
-    for kind in _LISTS:
-        for i, item in enumerate(getattr(base, kind)):
-            bad = _bad_entity_name(item.name)
-            if bad:
-                path = f"{kind}.{i}.name"
-                loc = next((where[k] for k in where if k.endswith(".name")), ("fixed",))
-                p.add(loc, f"{path} = {_shown(item.name)}: {bad}")
+    for _, why in name_problems(base):
+        loc = next((where[k] for k in where if k.endswith(".name")), ("fixed",))
+        p.add(loc, why)
     return fixed, base
-
-
-def _bad_entity_name(name: str) -> str | None:
-    """Why a vendor or country name cannot be used, or None."""
-    if not name.strip():
-        return "a name cannot be empty"
-    if len(name) > MAX_ENTITY_NAME:
-        return f"a name may have at most {MAX_ENTITY_NAME} characters"
-    if any(c in name for c in ".*"):
-        return "a name cannot contain '.' or '*' (names are parts of parameter paths and outcome columns)"
-    if name.isascii() and name.isdigit():
-        return "a name cannot be a number (numbers in paths are indices)"
-    return None
 
 
 def _overlap(a: str, b: str) -> bool:

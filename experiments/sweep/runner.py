@@ -227,6 +227,17 @@ def run_sweep(
 
     try:
         with _Interrupt():
+            if own_backend:
+                # the backend first (a cluster that cannot start, or a scheduler that does
+                # not answer, leaves no folder behind); no runs left: no workers needed
+                before = store.recorded() if store.path.exists() else {}
+                left = any(
+                    r not in before or (retry_failed and before[r] == "failed")
+                    for r in range(exp.n_runs)
+                )
+                be = make_backend(backend, workers, scheduler) if left else SerialBackend()
+            else:
+                be = backend
             store.lock(exp, seeds)  # one runner at a time; a new folder appears whole
             recorded = store.recorded()
             status.update(recorded)
@@ -240,11 +251,6 @@ def run_sweep(
             ]
             todo_set = set(todo)
             report.already = sum(1 for r in status if r not in todo_set)
-            if own_backend:
-                # nothing to run: no need to start workers or a cluster
-                be = make_backend(backend, workers, scheduler) if todo else SerialBackend()
-            else:
-                be = backend
             report.backend = be.describe()
             store.begin(exp, seeds, session_info(be))
             began = True

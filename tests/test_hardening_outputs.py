@@ -278,3 +278,15 @@ def test_output_folder_rules_hold_for_any_folder(exists, users, marker, ours, ne
         assert not exists or (not users and marker is None) or (marker == "run" and overwrite)
         # an earlier output's file that was not written again is removed (it was ours)
         assert "old.png" in users or not (out / "old.png").exists()
+
+
+@pytest.mark.parametrize("place", ["user-file", "dot", "symlink"])
+def test_sweep_bench_json_never_replaces_a_users_file(place, tmp_path):
+    (tmp_path / "mine.json").write_text('{"mine": 1}')
+    target = {"user-file": "mine.json", "dot": ".", "symlink": "link.json"}[place]
+    if place == "symlink":
+        (tmp_path / "link.json").symlink_to(tmp_path / "mine.json")
+    before = tree(tmp_path)
+    done = privmarket("sweep-bench", "--quick", "--json", target, "--overwrite", cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "Traceback" not in done.stderr and tree(tmp_path) == before

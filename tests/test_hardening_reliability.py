@@ -683,3 +683,46 @@ def test_an_experiment_name_cannot_write_outside_the_results_folder(tmp_path, mo
     assert (work / "out" / "sweeps" / "x" / MANIFEST).is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]
     assert load_manifest(work / "out" / "sweeps" / "x")["name"] == "../../x"
+
+
+# --------------------------------------------- finite outcomes at the bounds
+#: Fields whose bounds were set so that every accepted world has finite outcomes
+#: (each at 1e308 gave an infinite or NaN cash before): the bound, and a small value.
+EXTREMES = {
+    "vendors.*.unit_cost": (0.0, 1e6),
+    "vendors.*.service_revenue": (0.0, 1e6),
+    "vendors.*.fixed_cost": (0.0, 1e9),
+    "vendors.*.country_cost": (0.0, 1e9),
+    "vendors.*.rd_spend": (0.0, 1e9),
+    "vendors.*.cash": (-1e15, 1e15),
+    "countries.*.population": (1e-3, 1e4),
+    "countries.*.income": (1e-3, 5.0),
+}
+
+
+def test_the_new_bounds_refuse_what_gave_infinite_outcomes():
+    from privmarket.sim.params import ParameterError, Params
+
+    for path, (_, high) in EXTREMES.items():
+        with pytest.raises(ParameterError, match="range"):
+            Params().with_updates({path: high * 10})
+
+
+@_settings(120 if FULL else 25)
+@given(
+    values=st.fixed_dictionaries(
+        {p: st.sampled_from([lo, hi, (lo + hi) / 2]) for p, (lo, hi) in EXTREMES.items()}
+    ),
+    price=st.sampled_from([0.0, 1e3, 1e300]),
+    seed=st.integers(0, 3),
+)
+def test_outcomes_are_finite_for_accepted_extremes(values, price, seed):
+    from privmarket.experiments.sweep.worker import not_finite
+    from privmarket.sim.model import MarketModel
+    from privmarket.sim.params import Params
+
+    params = Params(n_users=150, quarters=5).with_updates(
+        {**values, "vendors.*.price": [price] * 3, "hazard": 1.0}
+    )
+    model = MarketModel(params, rng=seed).run()
+    assert not_finite(model.summary()) == []

@@ -121,6 +121,8 @@ def _bench(args: argparse.Namespace) -> int:
         argv += ["--json", args.json]
     if args.repeat:
         argv += ["--repeat", str(args.repeat)]
+    if args.overwrite:
+        argv += ["--overwrite"]
     return compare_main(argv)
 
 
@@ -239,4 +241,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
     b.add_argument("--repeat", type=int, default=None, help="repetitions (median is reported)")
     b.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
+    b.add_argument(
+        "--overwrite", action="store_true", help="replace an earlier sweep-bench JSON at --json"
+    )
     b.set_defaults(func=_bench)

@@ -731,3 +731,97 @@ def test_outcomes_are_finite_for_accepted_extremes(values, price, seed):
     )
     model = MarketModel(params, rng=seed).run()
     assert not_finite(model.summary()) == []
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_scheduler_that_stops_answering_mid_sweep_stops_the_sweep(tmp_path):
+    """SIGSTOP a real scheduler while runs are in flight: the sweep must not wait for ever."""
+    import signal
+    import sys
+
+    from privmarket.experiments.sweep.backends import DaskBackend
+
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    scheduler = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "distributed.cli.dask_scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-dashboard",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "distributed.cli.dask_worker",
+            address,
+            "--nthreads",
+            "1",
+            "--no-dashboard",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    be = None
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                be = DaskBackend(scheduler=address, timeout=3)
+                be.client.wait_for_workers(1, timeout=60)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the scheduler did not start"
+                time.sleep(0.5)
+        be.stall_seconds = 3.0
+        (tmp_path / "e.toml").write_text(EXP)
+        stopped = threading.Event()
+
+        def stop_when_running() -> None:
+            while not list((tmp_path / "o" / "chunks").glob("runs-*")) and not stopped.is_set():
+                time.sleep(0.05)
+            os.kill(scheduler.pid, signal.SIGSTOP)
+            stopped.set()
+
+        threading.Thread(target=stop_when_running, daemon=True).start()
+        t0 = time.monotonic()
+        with pytest.raises(OSError, match="stopped answering"):
+            run_sweep(
+                tmp_path / "e.toml",
+                tmp_path / "o",
+                backend=be,
+                batch_size=1,
+                chunk_size=1,
+                progress=False,
+                echo=None,
+                work=Faulty("sleep", seconds=0.5),
+            )
+        assert stopped.is_set() and time.monotonic() - t0 < 120
+        m = load_manifest(tmp_path / "o")  # what finished is kept, the rest resumes later
+        assert 0 < m["counts"]["ok"] < N_RUNS
+    finally:
+        stopped_pid = scheduler.pid
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(stopped_pid, signal.SIGCONT)
+        if be is not None:
+            with contextlib.suppress(Exception):
+                be.close(cancel=True)
+        for p in (worker, scheduler):
+            p.kill()
+            p.wait(timeout=30)

@@ -63,6 +63,8 @@ class Backend:
     breaks_on_death = False
     #: How many times a run must kill its worker while running alone to be blamed.
     confirm_deaths = 1
+    #: Seconds without a finished task before :meth:`check_alive` is asked.
+    stall_seconds = STALL_SECONDS
 
     def __init__(self) -> None:
         self.workers = 1

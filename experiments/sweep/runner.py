@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 from privmarket.experiments.sweep.backends import (
-    STALL_SECONDS,
     Backend,
     SerialBackend,
     check_backend_args,
@@ -411,7 +410,7 @@ def _drive(
         done, _ = wait(list(inflight), timeout=0 if unsent else 1.0, return_when=FIRST_COMPLETED)
         if done or not inflight:
             last_result = time.monotonic()
-        elif time.monotonic() - last_result > STALL_SECONDS:
+        elif time.monotonic() - last_result > be.stall_seconds:
             be.check_alive()  # a silent scheduler must not hold the sweep for ever
             last_result = time.monotonic()
         broken = unsent

@@ -297,8 +297,19 @@ def probe_scheduler(address: str, timeout: float, lost: bool = False) -> None:
     async def bounded() -> Any:
         return await asyncio.wait_for(ask(), timeout)
 
+    def in_own_thread() -> Any:
+        # a thread of its own, so that a running event loop in the caller's thread
+        # (a notebook, a dashboard) does not matter
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(1, thread_name_prefix="privmarket-probe")
+        try:
+            return pool.submit(asyncio.run, bounded()).result(timeout + 5)
+        finally:
+            pool.shutdown(wait=False)
+
     try:
-        reply = asyncio.run(bounded())
+        reply = in_own_thread()
     except TimeoutError:
         what = "stopped answering" if lost else "did not answer"
         raise OSError(

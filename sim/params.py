@@ -67,7 +67,9 @@ class CountrySpec(_Strict):
     """One country and its government."""
 
     name: str = Field(description="Label shown in outputs.")
-    population: float = Field(100.0, gt=0, le=10_000, description="Smartphone users, millions (real users).")
+    population: float = Field(
+        100.0, gt=0, le=10_000, description="Smartphone users, millions (real users)."
+    )
     segment_mix: tuple[float, float, float] = Field(
         (0.85, 0.12, 0.03),
         description="Shares of consumer, enterprise and government users; sums to 1.",

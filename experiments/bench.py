@@ -622,16 +622,35 @@ def _write_atomic(path: Path, write) -> None:
         raise
 
 
-def _check_writable(path: Path, flag: str) -> None:
-    if path.exists() and path.is_dir():
-        raise OSError(f"{flag} {str(path)!r}: is a folder, give a file name")
-    probe = path.parent
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise OSError(f"{flag} {str(path)!r}: {str(probe)!r} is not writable")
-    if path.exists() and not os.access(path, os.W_OK):
-        raise OSError(f"{flag} {str(path)!r}: the file is not writable")
+#: What marks a file as written by this command (a JSON key, a PNG text chunk).
+WRITTEN_BY = "privmarket bench"
+
+
+def is_bench_json(path: Path) -> bool:
+    """Whether ``path`` is a results file an earlier ``privmarket bench`` wrote."""
+    try:
+        if path.stat().st_size > 100_000_000:
+            return False
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return False
+    if not isinstance(data, dict):
+        return False
+    # files from before the marker key have these keys together
+    return data.get("written_by") == WRITTEN_BY or {"mode", "machine", "targets", "runs"} <= set(
+        data
+    )
+
+
+def is_bench_png(path: Path) -> bool:
+    """Whether ``path`` is a figure an earlier ``privmarket bench`` drew (its PNG metadata)."""
+    try:
+        from PIL import Image
+
+        with Image.open(path) as img:
+            return img.format == "PNG" and img.info.get("Software") == WRITTEN_BY
+    except Exception:  # not an image, or unreadable: not ours
+        return False
 
 
 def run_bench(
@@ -671,13 +690,17 @@ def run_bench(
         "cases": summary,
         "runs": records,
         "figure": str(figure) if figure else None,
+        "written_by": WRITTEN_BY,
     }
     _write_atomic(out, lambda p: p.write_text(json.dumps(result, indent=2)))
     if figure:
         m = result["machine"]
         title = f"{m['cpu']}, {m['cores']} cores; numpy on one thread; {plan.quarters} quarters"
         fig = scaling_figure(summary, title)
-        _write_atomic(figure, lambda p: fig.savefig(p, dpi=110, format="png"))
+        _write_atomic(
+            figure,
+            lambda p: fig.savefig(p, dpi=110, format="png", metadata={"Software": WRITTEN_BY}),
+        )
     return result
 
 
@@ -687,11 +710,17 @@ def _bench(args: argparse.Namespace) -> int:
 
     if args.repeats is not None and args.repeats < 1:
         raise UsageError(f"--repeats {args.repeats}: must be at least 1")
+    from privmarket.experiments.output import OutputFile
+
     out = Path(args.out)
     figure = None if args.no_figure else Path(args.figure or out.with_suffix(".png"))
-    _check_writable(out, "--out")
+    # refused before any case runs: a file that is not an earlier bench result, a folder,
+    # a link; an earlier result is replaced only with --overwrite
+    OutputFile.claim(out, "bench", is_bench_json, overwrite=args.overwrite, flag="--out")
     if figure:
-        _check_writable(figure, "--figure")
+        if figure.absolute() == out.absolute():
+            raise UsageError(f"--figure {str(figure)!r} is the --out file; give another name")
+        OutputFile.claim(figure, "bench", is_bench_png, overwrite=args.overwrite, flag="--figure")
     plan = quick_plan(args.repeats or 1) if args.quick else full_plan(args.repeats)
     m = machine()
     ram = f"{m['ram_bytes'] / 2**30:.0f} GiB RAM" if m["ram_bytes"] else "RAM unknown"
@@ -735,6 +764,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="scaling figure (default: the --out path with .png)",
     )
     p.add_argument("--no-figure", action="store_true", help="do not draw the scaling figure")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the JSON and figure of an earlier `privmarket bench` at those names",
+    )
     p.add_argument(
         "--repeats",
         type=int,

@@ -27,7 +27,6 @@ one stand-off (and reports how well the posterior predicts it), ``--fit-years
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
 import json
 import math
@@ -695,30 +694,39 @@ def _years(text: str | None) -> tuple[int, ...] | None:
 
 def _cmd(args: argparse.Namespace) -> int:
     from privmarket.experiments.output import OutputFolder
-    from privmarket.experiments.sweep.backends import make_backend
+    from privmarket.experiments.resources import check_memory
+    from privmarket.experiments.sweep.backends import check_backend_args, make_backend
 
+    check_backend_args(args.backend, args.workers, args.scheduler)
     spec = CalibrationSpec.load(args.spec)
     if args.population is not None:
         spec = spec.model_copy(update={"population": args.population})
     if args.generations is not None:
         spec = spec.model_copy(update={"generations": args.generations})
-    cases = tuple(c for c in STANDOFFS if c != args.leave_out)
+    CalibrationSpec(**spec.model_dump())  # the command-line budget obeys the spec's bounds
     if args.leave_out and args.leave_out not in STANDOFFS:
         raise CalibrationError(f"--leave-out {args.leave_out!r}: allowed: {', '.join(STANDOFFS)}")
+    cases = tuple(c for c in STANDOFFS if c != args.leave_out)
     problem = Problem(spec, cases=cases, decline=True, fit_years=_years(args.fit_years))
-    name = "calibration"
-    out = OutputFolder(Path(args.out or "out/calibration"), kind=name, overwrite=args.overwrite)
+    # refused before any simulation: a folder of other files, or too little memory
+    out = OutputFolder.claim(args.out or "out/calibration", "calibrate", overwrite=args.overwrite)
+    users = max(spec.users, spec.decline_users)
+    check_memory(
+        users,
+        Params().contacts_mean_degree,
+        processes=args.workers or 1,
+        force=args.force,
+        what=f"a calibration of {users:,} users a run",
+    )
     print(
         f"calibrating the world to {len(cases)} stand-off(s) and the decline: "
         f"{len(spec.priors)} parameters, {spec.population} particles x {spec.generations} "
         f"generations, seed {spec.seed}"
     )
-    with (
-        make_backend(args.backend, args.workers, args.scheduler) as backend,
-        out.writing() as folder,
-    ):
-        work = Path(tempfile.mkdtemp(prefix=".abc-", dir=folder))
-        try:
+    # pyabc's own database lives in a temporary folder of ours until the end
+    work = Path(tempfile.mkdtemp(prefix="privmarket-abc-"))
+    try:
+        with make_backend(args.backend, args.workers, args.scheduler) as backend:
             result = calibrate(problem, backend.executor, work)
             predicted = list(cases) + ([args.leave_out] if args.leave_out else []) + [DECLINE]
             runs = posterior_runs(
@@ -731,11 +739,11 @@ def _cmd(args: argparse.Namespace) -> int:
                 root_seed=spec.seed,
                 decline_users=spec.decline_users,
             )
+        with out.writing() as folder:
             write_outputs(result, runs, folder)
-        finally:
-            with contextlib.suppress(OSError):
-                shutil.move(str(work / "history.db"), str(folder / "history.db"))
-            shutil.rmtree(work, ignore_errors=True)
+            shutil.move(str(work / "history.db"), str(folder / "history.db"))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     probs = pd.read_csv(out.path / "patterns.csv")
     print(f"done in {result.seconds:.0f} s, {result.evaluations} model evaluations")
     print(summary_table(result).to_string(index=False, float_format=lambda x: f"{x:.4g}"))
@@ -764,6 +772,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, help="worker processes (default: the cores)")
     p.add_argument("--scheduler", help="a Dask scheduler address (with --backend dask)")
     p.add_argument("--out", metavar="DIR", help="output folder (default out/calibration)")
-    p.add_argument("--overwrite", action="store_true", help="replace a previous calibration there")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the files an earlier `privmarket calibrate` wrote in --out (others are kept)",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="run even if the memory estimate exceeds what is free"
+    )
     p.add_argument("--ship", action="store_true", help="install the result as the default world")
     p.set_defaults(func=_cmd)

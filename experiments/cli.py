@@ -51,31 +51,72 @@ def parse_sets(items: Sequence[str]) -> dict[str, Any]:
     return out
 
 
+#: Largest parameter file read (bytes); a real one is a few kilobytes.
+MAX_PARAM_FILE = 10_000_000
+#: Largest seed (seeds are stored as 64-bit signed integers, like a sweep's).
+MAX_SEED = 2**63 - 1
+
+
+def read_param_file(param_file: str) -> dict[str, Any]:
+    """The ``{path: value}`` mapping of a JSON parameter file (or its "parameters" entry)."""
+    path = Path(param_file)
+    if not path.is_file():
+        raise UsageError(f"--params {param_file!r}: no such file")
+    if path.stat().st_size > MAX_PARAM_FILE:
+        raise UsageError(
+            f"--params {param_file!r}: {path.stat().st_size:,} bytes; at most "
+            f"{MAX_PARAM_FILE:,} are read"
+        )
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"--params {param_file!r}: not a UTF-8 text file (byte 0x{raw[exc.start]:02x} at "
+            f"offset {exc.start}); JSON is UTF-8"
+        ) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--params {param_file!r}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise UsageError(
+            f"--params {param_file!r}: nested too deeply to be a parameter file"
+        ) from None
+    values = data.get("parameters", data) if isinstance(data, dict) else None
+    if not isinstance(values, dict):
+        raise UsageError(f"--params {param_file!r}: expected a JSON object of name: value")
+    return values
+
+
 def load_params(scenario: str, sets: dict[str, Any], param_file: str | None = None):
     """The scenario's parameters, with a parameter file and ``--set`` values on top."""
+    from privmarket.experiments.names import check_names
     from privmarket.sim.params import Params
     from privmarket.sim.scenarios import get_scenario
 
     params = get_scenario(scenario).params
     if param_file:
-        path = Path(param_file)
-        if not path.is_file():
-            raise UsageError(f"--params {param_file!r}: no such file")
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"--params {param_file!r}: not valid JSON ({exc})") from None
-        values = data.get("parameters", data) if isinstance(data, dict) else None
-        if not isinstance(values, dict):
-            raise UsageError(f"--params {param_file!r}: expected a JSON object of name: value")
-        params = Params.from_flat(values, base=params)
-    return params.with_updates(sets) if sets else params
+        params = Params.from_flat(read_param_file(param_file), base=params)
+    params = params.with_updates(sets) if sets else params
+    check_names(params)
+    return params
+
+
+def check_seed(seed: int, flag: str = "--seed") -> int:
+    """A seed the model and the stored results can both hold: 0 .. 2**63-1."""
+    if not 0 <= seed <= MAX_SEED:
+        raise UsageError(f"{flag} {seed}: expected a whole number from 0 to {MAX_SEED}")
+    return seed
 
 
 # ----------------------------------------------------------------- run
 def _run(args: argparse.Namespace) -> int:
+    from privmarket.experiments.output import OutputFolder
+    from privmarket.experiments.resources import check_memory
     from privmarket.experiments.runs import format_summary, run_to_dir
 
+    check_seed(args.seed)
     sets = parse_sets(args.set or [])
     if args.users is not None:
         sets["n_users"] = args.users
@@ -83,8 +124,21 @@ def _run(args: argparse.Namespace) -> int:
         sets["quarters"] = args.quarters
     params = load_params(args.scenario, sets, args.params)
     out = args.out or f"out/{args.scenario}"
+    # everything that can be refused is refused here, before the run
+    OutputFolder.claim(out, "run", overwrite=args.overwrite)
+    check_memory(
+        params.n_users,
+        params.contacts_mean_degree,
+        force=args.force,
+        what=f"a run of {params.n_users:,} users",
+    )
     summary = run_to_dir(
-        params, args.seed, out, scenario=args.scenario, figures=not args.no_figures
+        params,
+        args.seed,
+        out,
+        scenario=args.scenario,
+        figures=not args.no_figures,
+        overwrite=args.overwrite,
     )
     print(format_summary(summary))
     print(
@@ -151,7 +205,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--params", metavar="FILE", help="JSON file of parameter values (e.g. written by calibrate)"
     )
-    p.add_argument("--out", metavar="DIR", help="output folder (default: out/SCENARIO)")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="output folder (default: out/SCENARIO); it must be new, empty, or an earlier "
+        "run's output",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the files an earlier `privmarket run` wrote in --out (other files are kept)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="run even if the memory estimate exceeds the memory available",
+    )
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.set_defaults(func=_run)
 

@@ -1,8 +1,9 @@
 """One run to files: the per-quarter table, the event log, a summary and figures.
 
-``run_to_dir`` writes into a temporary folder beside the target and renames it
-into place only when everything is written, so a failed or interrupted run
-leaves no partial output behind.
+``run_to_dir`` claims its output folder before it runs the model (a folder of
+someone else's files is refused at once), writes into a temporary folder and
+moves the files into place only when everything is written, so a failed or
+interrupted run leaves no partial output behind (see :mod:`.output`).
 """
 
 from __future__ import annotations
@@ -10,14 +11,15 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from privmarket.experiments.output import OutputError, OutputFolder
 from privmarket.sim.model import MarketModel
 from privmarket.sim.params import Params
+
+__all__ = ["OutputError", "format_summary", "run_model", "run_to_dir", "versions", "write_figures"]
 
 
 def versions() -> dict[str, str]:
@@ -31,10 +33,6 @@ def versions() -> dict[str, str]:
         except PackageNotFoundError:
             out[pkg] = "not installed"
     return out
-
-
-class OutputError(OSError):
-    """The output folder cannot be written."""
 
 
 def check_writable(out: Path) -> None:
@@ -69,15 +67,17 @@ def run_to_dir(
     quarters: int | None = None,
     scenario: str = "custom",
     figures: bool = True,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Run once and write ``quarters.{csv,parquet}``, ``events.{csv,parquet}``,
-    ``summary.json`` and PNG figures into ``out``. Returns the summary."""
-    out = Path(out)
-    check_writable(out)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot write output folder {str(out)!r}: {exc.strerror}") from None
+    ``summary.json`` and PNG figures into ``out``. Returns the summary.
+
+    ``out`` must be new, empty, or an earlier ``privmarket run`` output (whose
+    files are replaced only with ``overwrite``); see :mod:`.output`.
+    """
+    from privmarket.experiments.provenance import provenance
+
+    folder = OutputFolder.claim(out, "run", overwrite=overwrite)
     t0 = time.perf_counter()
     model = run_model(params, seed, quarters, scenario)
     wall = time.perf_counter() - t0
@@ -88,14 +88,11 @@ def run_to_dir(
         "quarters": model.quarter,
         "wall_seconds": round(wall, 3),
         "versions": versions(),
+        "provenance": provenance(),
         "outcomes": model.summary(),
         "parameters": params.model_dump(mode="json"),
     }
-    try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    except OSError as exc:
-        raise OutputError(f"cannot write output folder {str(out)!r}: {exc.strerror}") from None
-    try:
+    with folder.writing() as tmp:
         table.to_csv(tmp / "quarters.csv", index=False)
         table.to_parquet(tmp / "quarters.parquet", index=False)
         events.to_csv(tmp / "events.csv", index=False)
@@ -103,12 +100,6 @@ def run_to_dir(
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
         if figures:
             write_figures(table, tmp)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return summary
 
 
@@ -131,7 +122,8 @@ def write_figures(table, folder: Path) -> list[Path]:
 def format_summary(summary: dict[str, Any]) -> str:
     """A short readable summary of a run for the terminal."""
     o = summary["outcomes"]
-    names = [k.split(".")[0] for k in o if k.endswith(".installed_share")]
+    # vendor names may not contain dots, but strip the known suffix rather than split
+    names = [k.removesuffix(".installed_share") for k in o if k.endswith(".installed_share")]
     lines = [
         f"{summary['scenario']}: {summary['quarters']} quarters, seed {summary['seed']}, "
         f"{summary['wall_seconds']:.2f} s",

@@ -102,7 +102,9 @@ class CountrySpec(_Strict):
     """One country and its government."""
 
     name: str = Field(description="Label shown in outputs.")
-    population: float = Field(100.0, gt=0, description="Smartphone users, millions (real users).")
+    population: float = Field(
+        100.0, gt=0, le=10_000, description="Smartphone users, millions (real users)."
+    )
     segment_mix: tuple[float, float, float] = Field(
         (0.85, 0.12, 0.03),
         description="Shares of consumer, enterprise and government users; sums to 1.",
@@ -165,16 +167,16 @@ class VendorSpec(_Strict):
         (400.0, 500.0, 500.0),
         description="Device price per segment (consumer, enterprise, government), US$.",
     )
-    unit_cost: float = Field(280.0, ge=0, description="Cost per device, US$.")
+    unit_cost: float = Field(280.0, ge=0, le=1e6, description="Cost per device, US$.")
     service_revenue: float = Field(
-        4.0, ge=0, description="Services revenue per installed user per quarter, US$."
+        4.0, ge=0, le=1e6, description="Services revenue per installed user per quarter, US$."
     )
-    fixed_cost: float = Field(150.0, ge=0, description="Fixed cost per quarter, US$M.")
+    fixed_cost: float = Field(150.0, ge=0, le=1e9, description="Fixed cost per quarter, US$M.")
     country_cost: float = Field(
-        5.0, ge=0, description="Operating cost per country served per quarter, US$M."
+        5.0, ge=0, le=1e9, description="Operating cost per country served per quarter, US$M."
     )
-    rd_spend: float = Field(50.0, ge=0, description="R&D spend per quarter, US$M.")
-    cash: float = Field(2000.0, description="Cash at the start, US$M.")
+    rd_spend: float = Field(50.0, ge=0, le=1e9, description="R&D spend per quarter, US$M.")
+    cash: float = Field(2000.0, ge=-1e15, le=1e15, description="Cash at the start, US$M.")
     strategy: str = Field(
         "expected_value",
         description="How it answers demands: principled, expected_value, adaptive "

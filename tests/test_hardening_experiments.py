@@ -207,7 +207,7 @@ def valid_docs(draw, kind: str | None = None) -> Doc:
     sampled = kind in ("lhs", "sobol", "saltelli", "morris")
     n_varied = draw(st.integers(1 if sampled else 0, 3 if kind != "grid" else 2))
     paths = draw(st.lists(st.sampled_from(ALL_PATHS), min_size=n_varied, max_size=n_varied))
-    paths = list(dict.fromkeys(paths))
+    paths = [p for i, p in enumerate(paths) if not any(overlaps(p, q) for q in paths[:i])]
     if sampled and not paths:
         paths = ["hazard"]
     varied = {p: draw(varied_spec(p, sampled)) for p in paths}
@@ -230,7 +230,7 @@ def valid_docs(draw, kind: str | None = None) -> Doc:
     if "n_users" not in varied:
         fixed["n_users"] = draw(st.integers(20, 150))
     for p in draw(st.lists(st.sampled_from(sorted(FLOATS)), max_size=2, unique=True)):
-        if p not in varied:
+        if not any(overlaps(p, v) for v in varied):
             fixed[p] = _round(draw(st.floats(*FLOATS[p])))
     design: dict[str, Any] = {"kind": kind}
     d = max(1, len(varied))
@@ -259,6 +259,18 @@ def valid_docs(draw, kind: str | None = None) -> Doc:
     if draw(st.booleans()):
         analysis["outcome"] = draw(st.sampled_from(SUMMARY_KEYS))
     return Doc(top, fixed, varied, design, outputs, analysis)
+
+
+def overlaps(a: str, b: str) -> bool:
+    """Whether two paths set a common value ("vendors.*.stance" and "vendors.0.stance").
+
+    A file that gives both (fixed and varied, or varied twice) is refused: which
+    value would the model run? So the generated valid files never hold such a pair.
+    """
+    pa, pb = a.split("."), b.split(".")
+    if a == b:
+        return True
+    return len(pa) == len(pb) == 3 and pa[0] == pb[0] and pa[2] == pb[2] and "*" in (pa[1], pb[1])
 
 
 def _levels_count(path: str, spec: Any) -> int:
@@ -410,7 +422,8 @@ def damaged(draw, kind: str) -> tuple[str, list[str], int | None]:
         form = draw(st.sampled_from(["reversed", "equal", "outside", "log0", "nosteps", "nosd"]))
         path = draw(st.sampled_from(BOUNDED if form == "outside" else sorted(FLOATS)))
         lo, hi = FLOATS[path]
-        doc.fixed.pop(path, None)
+        doc.fixed = {k: v for k, v in doc.fixed.items() if not overlaps(k, path)}
+        doc.varied = {k: v for k, v in doc.varied.items() if k == path or not overlaps(k, path)}
         grid = doc.design["kind"] in ("grid", "oat")
         steps = {"steps": 2} if grid else {}
         frag = {

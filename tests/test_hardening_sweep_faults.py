@@ -46,6 +46,7 @@ from privmarket.experiments.sweep.store import (
     load_results,
     load_series,
 )
+from tests.faults import Faulty, command
 
 FULL = os.environ.get("PRIVMARKET_HARDENING", "").strip().lower() == "full"
 #: Pretend not to be root (no mounts, no chattr): exercises the fallbacks.
@@ -64,7 +65,6 @@ scenario = "baseline"
 quarters = 6
 replicates = {REPLICATES}
 seed = 4242
-_fault = {{ kind = "sleep", seconds = {0.15 if FULL else 0.08} }}
 
 [fixed]
 n_users = 1500
@@ -81,6 +81,8 @@ series = ["privacy_exposure", "Aegis.installed_share"]
 """
 OTHER = EXP.replace("seed = 4242", "seed = 4343").replace('name = "faults"', 'name = "other"')
 PRIVMARKET = [sys.executable, "-m", "privmarket.experiments.cli"]
+#: Every run of a started sweep sleeps first, so that kills land mid-sweep (no numbers change).
+SLEEP = Faulty("sleep", seconds=0.15 if FULL else 0.08)
 
 
 # ----------------------------------------------------------------- helpers
@@ -95,10 +97,11 @@ def write(folder: Path, text: str = EXP, name: str = "exp.toml") -> Path:
 
 
 def start(exp: Path, out: Path, *extra: str, **kw) -> subprocess.Popen:
-    """``privmarket sweep`` as its own process group (so its workers can be found)."""
+    """``privmarket sweep`` (slow runs) as its own process group (so its workers can be found)."""
+    argv, env = command(SLEEP, "sweep", str(exp), "--out", str(out), "--workers", "2")
     return subprocess.Popen(
-        [*PRIVMARKET, "sweep", str(exp), "--out", str(out), "--workers", "2", "--no-progress"]
-        + list(extra),
+        [*argv, "--no-progress", *extra],
+        env=env,
         start_new_session=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

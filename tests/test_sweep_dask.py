@@ -11,6 +11,7 @@ from privmarket.experiments.cli import main
 from privmarket.experiments.sweep.backends import DaskBackend
 from privmarket.experiments.sweep.runner import run_sweep
 from privmarket.experiments.sweep.store import load_results, load_series
+from tests.faults import Faulty
 
 EXP = """\
 name = "dask-test"
@@ -85,7 +86,7 @@ def test_dask_on_an_existing_scheduler_gives_the_local_numbers(cluster, local, t
 
 
 def test_dask_isolates_a_failing_run(cluster, local, tmp_path):
-    (tmp_path / "exp.toml").write_text('_fault = { run = 4, kind = "raise" }\n' + EXP)
+    (tmp_path / "exp.toml").write_text(EXP)
     report = run_sweep(
         tmp_path / "exp.toml",
         tmp_path / "out",
@@ -93,14 +94,20 @@ def test_dask_isolates_a_failing_run(cluster, local, tmp_path):
         scheduler=cluster.scheduler_address,
         progress=False,
         echo=None,
+        work=Faulty("raise", {4}),
     )
     assert report.failed == 1 and report.ok == 11 and report.exit_code == 1
     df = load_results(tmp_path / "out")
     assert df.loc[df["status"] == "failed", "run"].tolist() == [4]
 
 
-def test_cli_dask_with_its_own_local_cluster_and_a_crashing_run(local, tmp_path, capsys):
-    (tmp_path / "exp.toml").write_text('_fault = { run = 7, kind = "crash" }\n' + EXP)
+def test_cli_dask_with_its_own_local_cluster_and_a_crashing_run(
+    local, tmp_path, capsys, monkeypatch
+):
+    from privmarket.experiments.sweep import runner
+
+    monkeypatch.setattr(runner, "run_batch", Faulty("crash", {7}))
+    (tmp_path / "exp.toml").write_text(EXP)
     code = main(
         ["sweep", str(tmp_path / "exp.toml"), "--out", str(tmp_path / "out")]
         + ["--backend", "dask", "--workers", "2", "--no-progress"]

@@ -14,7 +14,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from privmarket.experiments.cli import main
 from privmarket.experiments.sweep.runner import run_sweep
 from privmarket.experiments.sweep.seeds import seeds_for
 from privmarket.experiments.sweep.spec import load_experiment
@@ -25,6 +24,7 @@ from privmarket.experiments.sweep.store import (
     load_series,
 )
 from privmarket.sim.model import MarketModel
+from tests.faults import Faulty, command
 
 BASE = """\
 name = "runner-test"
@@ -137,12 +137,14 @@ def test_same_results_for_one_or_two_workers_any_batching(reference, tmp_path):
 
 
 def test_a_run_that_raises_is_recorded_failed_and_the_rest_finish(reference, tmp_path, capsys):
-    exp = write(tmp_path, '_fault = { run = 5, kind = "raise" }\n' + BASE)
-    code = main(
-        ["sweep", str(exp), "--out", str(tmp_path / "o"), "--workers", "2", "--no-progress"]
+    exp = write(tmp_path, BASE)
+    argv, env = command(
+        Faulty("raise", {5}), "sweep", str(exp), "--out", str(tmp_path / "o"), "--workers", "2"
     )
-    out = capsys.readouterr().out
-    assert code == 1
+    done = subprocess.run(argv + ["--no-progress"], env=env, capture_output=True, text=True)
+    out = done.stdout
+    code = done.returncode
+    assert code == 1, done.stdout + done.stderr
     assert "11 ok, 1 failed" in out and "run 5 failed: RuntimeError: deliberate failure" in out
     df = load_results(tmp_path / "o")
     assert df.loc[df["run"] == 5, "status"].item() == "failed"
@@ -161,15 +163,28 @@ def test_a_run_that_raises_is_recorded_failed_and_the_rest_finish(reference, tmp
     # resuming skips recorded runs, failed ones included, unless asked to retry them
     again = run_sweep(exp, tmp_path / "o", workers=1, progress=False, echo=None)
     assert again.ran == 0 and again.failed == 1 and again.exit_code == 1
-    retry = run_sweep(exp, tmp_path / "o", workers=1, retry_failed=True, progress=False, echo=None)
-    assert retry.ran == 1 and retry.failed == 1  # the hook fails it again
+    fault = Faulty("raise", {5})
+    retry = run_sweep(
+        exp, tmp_path / "o", workers=1, retry_failed=True, progress=False, echo=None, work=fault
+    )
+    assert retry.ran == 1 and retry.failed == 1  # the fault fails it again
+    healed = run_sweep(exp, tmp_path / "o", workers=1, retry_failed=True, progress=False, echo=None)
+    assert healed.ran == 1 and healed.failed == 0 and healed.exit_code == 0
     assert len(load_results(tmp_path / "o")) == N_RUNS
 
 
 @pytest.mark.parametrize("kind", ["crash", "kill"])
 def test_a_worker_that_dies_fails_only_its_own_run(reference, tmp_path, kind):
-    exp = write(tmp_path, f'_fault = {{ runs = [2, 9], kind = "{kind}" }}\n' + BASE)
-    report = run_sweep(exp, tmp_path / "o", workers=2, batch_size=3, progress=False, echo=None)
+    exp = write(tmp_path, BASE)
+    report = run_sweep(
+        exp,
+        tmp_path / "o",
+        workers=2,
+        batch_size=3,
+        progress=False,
+        echo=None,
+        work=Faulty(kind, {2, 9}),
+    )
     assert report.exit_code == 1 and report.failed == 2 and report.ok == N_RUNS - 2
     assert report.pool_restarts >= 2
     df = load_results(tmp_path / "o")
@@ -205,8 +220,8 @@ def test_another_experiment_in_the_folder_is_refused(reference, tmp_path):
 
 
 def test_progress_bar_shows_done_failed_and_time_left(tmp_path, capsys):
-    exp = write(tmp_path, '_fault = { run = 1, kind = "raise" }\n' + BASE)
-    run_sweep(exp, tmp_path / "o", backend="serial", progress=True)
+    exp = write(tmp_path, BASE)
+    run_sweep(exp, tmp_path / "o", backend="serial", progress=True, work=Faulty("raise", {1}))
     captured = capsys.readouterr()
     assert "12/12 runs" in captured.err and "failed 1" in captured.err
     assert "<" in captured.err  # elapsed<remaining
@@ -214,27 +229,26 @@ def test_progress_bar_shows_done_failed_and_time_left(tmp_path, capsys):
 
 
 # ------------------------------------------------------ kill, Ctrl-C, resume
-SLOW = '_fault = { kind = "sleep", seconds = 0.15 }\n' + BASE.replace(
-    "replicates = 2", "replicates = 4"
-)
+SLOW = BASE.replace("replicates = 2", "replicates = 4")
 N_SLOW = 24
+#: Every run sleeps first, so that a kill or Ctrl-C lands mid-sweep (no numbers change).
+SLEEP = Faulty("sleep", seconds=0.15)
 
 
 @pytest.fixture(scope="module")
 def slow_reference(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("slowref")
-    exp = write(tmp, SLOW.replace("seconds = 0.15", "seconds = 0.0"))
-    # the sleep hook changes no numbers, but it is part of the experiment: compare
-    # against a sweep of the same file with the hook set to zero seconds
+    exp = write(tmp, SLOW)
     report = run_sweep(exp, tmp / "out", workers=2, progress=False, echo=None)
     assert report.ok == N_SLOW
     return comparable(load_results(tmp / "out")), load_series(tmp / "out")
 
 
 def _start(exp: Path, out: Path) -> subprocess.Popen:
+    argv, env = command(SLEEP, "sweep", str(exp), "--out", str(out), "--workers", "2")
     return subprocess.Popen(
-        [*PRIVMARKET, "sweep", str(exp), "--out", str(out), "--workers", "2"]
-        + ["--batch-size", "2", "--chunk-size", "2", "--no-progress"],
+        argv + ["--batch-size", "2", "--chunk-size", "2", "--no-progress"],
+        env=env,
         start_new_session=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -259,7 +273,6 @@ def _alive_in_group(pgid: int) -> list[str]:
 
 
 def test_resume_after_sigkill_equals_the_uninterrupted_sweep(slow_reference, tmp_path):
-    exp = write(tmp_path, SLOW.replace("seconds = 0.15", "seconds = 0.0"), "zero.toml")
     slow = write(tmp_path, SLOW)
     out = tmp_path / "o"
     proc = _start(slow, out)
@@ -278,8 +291,6 @@ def test_resume_after_sigkill_equals_the_uninterrupted_sweep(slow_reference, tmp
     assert 0 < len(done) < N_SLOW and (done["status"] == "ok").all()
     # the killed session never finished; resuming with the same file finishes only the rest
     assert load_manifest(out)["sessions"][0]["ended"] is None
-    with pytest.raises(SweepDirError):
-        run_sweep(exp, out, workers=2, progress=False, echo=None)  # zero.toml is another experiment
     report = run_sweep(slow, out, workers=2, progress=False, echo=None)
     assert report.already == len(done) and report.ran == N_SLOW - len(done)
     assert report.exit_code == 0
@@ -318,9 +329,16 @@ def test_ctrl_c_stops_cleanly_keeps_finished_runs_and_resumes(slow_reference, tm
 
 
 def test_load_results_with_missing_runs_and_stray_temp_files(tmp_path):
-    exp = write(tmp_path, '_fault = { run = 3, kind = "raise" }\n' + BASE)
+    exp = write(tmp_path, BASE)
     run_sweep(
-        exp, tmp_path / "o", backend="serial", batch_size=4, chunk_size=4, progress=False, echo=None
+        exp,
+        tmp_path / "o",
+        backend="serial",
+        batch_size=4,
+        chunk_size=4,
+        progress=False,
+        echo=None,
+        work=Faulty("raise", {3}),
     )
     chunks = tmp_path / "o" / "chunks"
     # a half-written chunk left by a killed writer is never read
@@ -338,6 +356,8 @@ def test_load_results_with_missing_runs_and_stray_temp_files(tmp_path):
     assert len(missing) == N_RUNS - len(df)
     assert missing["param.vendors.Aegis.stance"].notna().all()
     assert json.loads((tmp_path / "o" / "manifest.json").read_text())["n_runs"] == N_RUNS
-    report = run_sweep(exp, tmp_path / "o", backend="serial", progress=False, echo=None)
+    report = run_sweep(
+        exp, tmp_path / "o", backend="serial", progress=False, echo=None, work=Faulty("raise", {3})
+    )
     assert report.ran == N_RUNS - len(df) and report.failed == 1
     assert not list(chunks.glob(".*"))  # the stray temporary file was cleaned up

@@ -2,12 +2,14 @@
 
 =============  ============================================================
 ``spec``       the TOML experiment file and its validation (``load_experiment``)
+``schema``     the experiment file's keys, types and ranges, as pydantic models
+``tomlfile``   reading TOML safely: bounded size and nesting, the line of every key
 ``designs``    grid, one-at-a-time, LHS, Sobol', Saltelli and Morris designs
 ``seeds``      per-run seeds from the root seed (``numpy.random.SeedSequence``)
 ``backends``   local process pool, Dask, serial: each a ``concurrent.futures.Executor``
 ``worker``     what a worker runs: a batch of runs, one results row each
-``store``      the results folder (manifest + Parquet chunks) and its loaders
-``runner``     the one driver: ``run_sweep`` (resume, faults, Ctrl-C, progress)
+``store``      the results folder (manifest, journal, Parquet chunks, lock) and its loaders
+``runner``     the one driver: ``run_sweep`` (resume, worker deaths, Ctrl-C, progress)
 ``cli``        ``privmarket sweep``, ``analyze`` and ``sweep-bench``
 ``compare``    the measurements against ``mesa.batch_run`` and 1 vs 2 workers
 =============  ============================================================

@@ -30,6 +30,12 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 BACKENDS = ("local", "dask", "serial")
+#: Address schemes a Dask scheduler can be reached by from here.
+SCHEMES = ("tcp", "tls", "ws", "wss")
+#: Seconds to wait for a scheduler to answer (connecting, then its first reply).
+CONNECT_TIMEOUT = 15.0
+#: Seconds without any finished task after which the driver asks the scheduler if it is alive.
+STALL_SECONDS = 60.0
 
 _WORKER_MODULES = [
     "privmarket.experiments.sweep.worker",
@@ -57,6 +63,8 @@ class Backend:
     breaks_on_death = False
     #: How many times a run must kill its worker while running alone to be blamed.
     confirm_deaths = 1
+    #: Seconds without a finished task before :meth:`check_alive` is asked.
+    stall_seconds = STALL_SECONDS
 
     def __init__(self) -> None:
         self.workers = 1
@@ -67,6 +75,10 @@ class Backend:
 
     def settle(self) -> None:
         """Before a suspect run goes alone: let the cluster recover from deaths."""
+
+    def check_alive(self) -> None:
+        """Called when no task has finished for a while: raise ``OSError`` if the executor
+        can no longer answer (the driver would otherwise wait for ever)."""
 
     def close(self, cancel: bool = False) -> None:
         """Release the executor; with ``cancel``, stop work in progress now."""
@@ -153,7 +165,12 @@ class DaskBackend(Backend):
         self.died = (KilledWorker,)
         self.scheduler = scheduler
         self.cluster = None
+        self.timeout = timeout
         if scheduler:
+            check_scheduler_address(scheduler)
+            # Dask's own connect timeout does not cover a peer that accepts the
+            # connection and then never answers: ask it first, with a hard deadline.
+            probe_scheduler(scheduler, timeout)
             try:
                 self.client = Client(scheduler, timeout=f"{timeout}s")
             except OSError as exc:
@@ -190,6 +207,12 @@ class DaskBackend(Backend):
         if self.cluster is not None:
             with contextlib.suppress(TimeoutError):
                 self.client.wait_for_workers(len(self.cluster.workers), timeout=60)
+
+    def check_alive(self) -> None:
+        address = self.scheduler or self.client.scheduler.address
+        if self.client.status not in ("running", "connecting"):
+            raise OSError(f"lost the Dask scheduler at {address!r} (client {self.client.status})")
+        probe_scheduler(address, self.timeout, lost=True)
 
     def describe(self) -> str:
         where = self.scheduler or f"LocalCluster at {self.client.scheduler.address}"
@@ -230,6 +253,78 @@ class SerialBackend(Backend):
         return "serial (in this process)"
 
 
+def check_scheduler_address(address: str) -> None:
+    """Refuse (``UsageError``, one line) an address that is not SCHEME://HOST:PORT."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    from privmarket.experiments.cli import UsageError
+
+    example = "e.g. tcp://10.0.0.5:8786"
+    try:
+        scheme, location = parse_address(address, strict=True)
+        host, port = parse_host_port(location)
+    except (ValueError, TypeError):
+        raise UsageError(
+            f"--scheduler {address!r}: not a scheduler address; expected SCHEME://HOST:PORT, "
+            f"{example}"
+        ) from None
+    if scheme not in SCHEMES:
+        raise UsageError(
+            f"--scheduler {address!r}: scheme {scheme!r} unknown; allowed: {', '.join(SCHEMES)} "
+            f"({example})"
+        )
+    if not host or not 1 <= int(port) <= 65535:
+        raise UsageError(
+            f"--scheduler {address!r}: expected a host and a port from 1 to 65535 ({example})"
+        )
+
+
+def probe_scheduler(address: str, timeout: float, lost: bool = False) -> None:
+    """Ask the scheduler at ``address`` who it is; ``OSError`` if no answer in ``timeout`` s.
+
+    The whole exchange (connect, handshake, reply) runs under one ``asyncio``
+    deadline, so a peer that accepts the connection and stays silent cannot hold
+    the caller longer than ``timeout``.
+    """
+    import asyncio
+
+    from distributed.core import rpc
+
+    async def ask() -> Any:
+        async with rpc(address, timeout=timeout) as scheduler:
+            return await scheduler.identity()
+
+    async def bounded() -> Any:
+        return await asyncio.wait_for(ask(), timeout)
+
+    def in_own_thread() -> Any:
+        # a thread of its own, so that a running event loop in the caller's thread
+        # (a notebook, a dashboard) does not matter
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(1, thread_name_prefix="privmarket-probe")
+        try:
+            return pool.submit(asyncio.run, bounded()).result(timeout + 5)
+        finally:
+            pool.shutdown(wait=False)
+
+    try:
+        reply = in_own_thread()
+    except TimeoutError:
+        what = "stopped answering" if lost else "did not answer"
+        raise OSError(
+            f"cannot reach the Dask scheduler at {address!r}: it {what} within {timeout:g} s"
+        ) from None
+    except OSError as exc:
+        raise OSError(f"cannot reach the Dask scheduler at {address!r}: {exc}") from None
+    except Exception as exc:  # a peer that answers, but not as a scheduler
+        raise OSError(
+            f"{address!r} is not a Dask scheduler ({type(exc).__name__}: {exc})"
+        ) from None
+    if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
+        raise OSError(f"{address!r} answered, but is not a Dask scheduler")
+
+
 def check_backend_args(name: str, workers: int | None, scheduler: str | None) -> None:
     """Reject backend options that do not fit together (a UsageError naming the choices)."""
     from privmarket.experiments.cli import UsageError
@@ -240,6 +335,8 @@ def check_backend_args(name: str, workers: int | None, scheduler: str | None) ->
         raise UsageError(f"--workers {workers}: expected at least 1")
     if scheduler and name != "dask":
         raise UsageError("--scheduler needs --backend dask")
+    if scheduler:
+        check_scheduler_address(scheduler)
 
 
 def make_backend(

@@ -62,7 +62,8 @@ def _sweep(args: argparse.Namespace) -> int:
     for flag, value in (("--batch-size", args.batch_size), ("--chunk-size", args.chunk_size)):
         if value is not None and value < 1:
             raise UsageError(f"{flag} {value}: expected at least 1")
-    out = args.out or f"out/sweeps/{exp.name}"
+    # the experiment's name becomes a folder name only after sanitising (``../../x`` -> ``x``)
+    out = args.out or str(Path("out") / "sweeps" / exp.safe_name)
     report = run_sweep(
         exp,
         out,
@@ -73,6 +74,8 @@ def _sweep(args: argparse.Namespace) -> int:
         chunk_size=args.chunk_size or 200,
         retry_failed=args.retry_failed,
         progress=not args.no_progress,
+        allow_code_change=args.allow_code_change,
+        force=args.force,
     )
     print(report.text())
     if report.ok and not report.interrupted:
@@ -83,20 +86,27 @@ def _sweep(args: argparse.Namespace) -> int:
 def _analyze(args: argparse.Namespace) -> int:
     from privmarket.experiments.analysis import analyze_folder
     from privmarket.experiments.cli import UsageError
-    from privmarket.experiments.sweep.store import SweepDirError
+    from privmarket.experiments.output import OutputFolder
+    from privmarket.experiments.sweep.store import SweepDirError, load_manifest
 
+    load_manifest(args.folder)  # a folder that is not a sweep's is refused first
+    target = Path(args.out) if args.out else Path(args.folder) / "analysis"
+    folder = OutputFolder.claim(target, "analyze", overwrite=args.overwrite)
     try:
-        analyze_folder(
-            args.folder,
-            outcome=args.outcome,
-            x=args.x,
-            y=args.y,
-            condition=args.discover,
-            method=args.method,
-            threshold=args.threshold,
-            series_column=args.series,
-            out=args.out,
-        )
+        with folder.writing() as tmp:
+            # the files are written into a temporary folder and moved into place at the end
+            analyze_folder(
+                args.folder,
+                outcome=args.outcome,
+                x=args.x,
+                y=args.y,
+                condition=args.discover,
+                method=args.method,
+                threshold=args.threshold,
+                series_column=args.series,
+                out=tmp,
+                echo=lambda line: print(line.replace(str(tmp), str(target))),
+            )
     except SweepDirError:
         raise
     except ValueError as exc:
@@ -112,6 +122,8 @@ def _bench(args: argparse.Namespace) -> int:
         argv += ["--json", args.json]
     if args.repeat:
         argv += ["--repeat", str(args.repeat)]
+    if args.overwrite:
+        argv += ["--overwrite"]
     return compare_main(argv)
 
 
@@ -130,7 +142,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("experiment", help="experiment file, or the name of a shipped example")
-    p.add_argument("--out", metavar="DIR", help="results folder (default: out/sweeps/NAME)")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="results folder (default: out/sweeps/NAME); new, empty, or this experiment's "
+        "folder to resume",
+    )
     p.add_argument(
         "--backend",
         choices=BACKENDS,
@@ -156,6 +173,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--chunk-size", type=int, default=None, help="runs per Parquet chunk (default 200)"
     )
     p.add_argument("--retry-failed", action="store_true", help="also rerun runs recorded as failed")
+    p.add_argument(
+        "--allow-code-change",
+        action="store_true",
+        help="resume a folder whose runs were made by other model code (refused by default: "
+        "the results would mix two versions of the model)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="run even if the memory estimate (runs at once x users) exceeds the memory available",
+    )
     p.add_argument(
         "--check",
         action="store_true",
@@ -203,7 +231,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         "the report says so when no box reaches it",
     )
     a.add_argument("--series", metavar="COLUMN", help="per-quarter column for the bands figure")
-    a.add_argument("--out", metavar="DIR", help="where to write (default: FOLDER/analysis)")
+    a.add_argument(
+        "--out",
+        metavar="DIR",
+        help="where to write (default: FOLDER/analysis); new, empty, or an earlier analysis",
+    )
+    a.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the files an earlier `privmarket analyze` wrote there (others are kept)",
+    )
     a.set_defaults(func=_analyze)
 
     b = sub.add_parser(
@@ -218,4 +255,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
     b.add_argument("--repeat", type=int, default=None, help="repetitions (median is reported)")
     b.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
+    b.add_argument(
+        "--overwrite", action="store_true", help="replace an earlier sweep-bench JSON at --json"
+    )
     b.set_defaults(func=_bench)

@@ -283,6 +283,17 @@ def measure(quick: bool = False, repeat: int = 3, echo=print) -> dict[str, Any]:
     return out
 
 
+WRITTEN_BY = "privmarket sweep-bench"
+
+
+def _is_ours(path: Path) -> bool:
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and data.get("written_by") == WRITTEN_BY
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m privmarket.experiments.sweep.compare", description=__doc__.split("\n\n")[0]
@@ -290,11 +301,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
     p.add_argument("--repeat", type=int, default=None, help="repetitions (default 3; quick 1)")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace an earlier sweep-bench JSON at --json"
+    )
     args = p.parse_args(argv)
     repeat = args.repeat or (1 if args.quick else 3)
+    target = None
+    if args.json:  # refused before measuring: a file this command did not write
+        from privmarket.experiments.output import OutputFile
+
+        target = OutputFile.claim(
+            args.json, "sweep-bench", _is_ours, overwrite=args.overwrite, flag="--json"
+        )
     result = measure(quick=args.quick, repeat=repeat)
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=1))
+    if target is not None:
+        result["written_by"] = WRITTEN_BY
+        target.write(lambda f: f.write_text(json.dumps(result, indent=1)), _is_ours)
         print(f"wrote {args.json}")
     agree = result["batch_run"]["agreement"]
     return 0 if agree["different"] == 0 and result["workers"]["identical_results"] else 1

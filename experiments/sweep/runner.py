@@ -160,6 +160,9 @@ def run_sweep(
     retry_failed: bool = False,
     progress: bool = True,
     echo: Callable[[str], Any] | None = print,
+    work: Callable[[Task], TaskResult] | None = None,
+    allow_code_change: bool = False,
+    force: bool = False,
 ) -> SweepReport:
     """Run (or finish) a sweep into the results folder ``out``; see the module docstring.
 
@@ -167,55 +170,49 @@ def run_sweep(
     :class:`~experiments.sweep.backends.Backend`, which is then not closed).
     Raises :class:`~experiments.sweep.spec.SpecError` or an ``OSError`` before
     writing anything if the experiment or the folder cannot be used.
+
+    ``allow_code_change`` resumes a folder written by other model code (the
+    journal records both); ``force`` runs even if the memory estimate exceeds
+    the memory available.
+
+    ``work`` is what a worker calls on each batch (default :func:`~.worker.run_batch`);
+    it must pickle (a module-level function, or an instance of a module-level
+    class). The tests pass wrapped versions of it to inject faults.
     """
     exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
     say = echo or (lambda s: None)
-    store = ResultStore.prepare(out, exp)
-    seeds = seeds_for(exp.seed, exp.n_points, exp.replicates, exp.common_seeds)
-    recorded = store.recorded() if store.path.exists() else {}
-    status: dict[int, str] = dict(recorded)
-    todo = [
-        r
-        for r in range(exp.n_runs)
-        if r not in recorded or (retry_failed and recorded[r] == "failed")
-    ]
-    errors: dict[int, str] = {}
-    if store.manifest:
-        errors = {int(k): v for k, v in store.manifest.get("errors", {}).items()}
-        errors = {r: e for r, e in errors.items() if status.get(r) == "failed"}
-
+    store = ResultStore.prepare(out, exp, allow_code_change=allow_code_change)
     own_backend = not isinstance(backend, Backend)
-    t0 = time.perf_counter()
     if own_backend:
         check_backend_args(backend, workers, scheduler)
-        # nothing to run: no need to start workers or a cluster
-        be = make_backend(backend, workers, scheduler) if todo else SerialBackend()
-    else:
-        be = backend
-    report = SweepReport(exp.name, str(out), be.describe(), exp.n_runs)
-    todo_set = set(todo)
-    report.already = sum(1 for r in status if r not in todo_set)
+    _check_memory(exp, backend, workers, force)
+    seeds = seeds_for(exp.seed, exp.n_points, exp.replicates, exp.common_seeds)
+    if store.code_changes:
+        say(f"warning: resuming under other code ({'; '.join(store.code_changes)}), as allowed")
+
+    t0 = time.perf_counter()
+    be: Backend | None = None
+    report = SweepReport(exp.name, str(out), "", exp.n_runs)
     interrupted = fatal = False
     progress_bar: _Progress | None = None
     buffer_rows: list[dict[str, Any]] = []
     buffer_series: list[Any] = []
-    fresh: dict[int, str] = {}
+    status: dict[int, str] = {}
+    errors: dict[int, str] = {}
     names = exp.parameter_names
+    began = False
 
     def flush() -> None:
         if buffer_rows:
             store.write_chunk(buffer_rows, buffer_series, names)
             buffer_rows.clear()
             buffer_series.clear()
-        store.update_status(dict(fresh), errors)
-        fresh.clear()
 
     def record(rows: list[dict[str, Any]], series: list[Any]) -> None:
         nfail = 0
         for row in rows:
             r = row["run"]
             status[r] = row["status"]
-            fresh[r] = row["status"]
             if row["status"] == "failed":
                 errors[r] = row["error"]
                 nfail += 1
@@ -229,7 +226,35 @@ def run_sweep(
 
     try:
         with _Interrupt():
+            if own_backend:
+                # the backend first (a cluster that cannot start, or a scheduler that does
+                # not answer, leaves no folder behind); no runs left: no workers needed
+                before = store.recorded() if store.path.exists() else {}
+                left = any(
+                    r not in before or (retry_failed and before[r] == "failed")
+                    for r in range(exp.n_runs)
+                )
+                be = make_backend(backend, workers, scheduler) if left else SerialBackend()
+            else:
+                be = backend
+            store.lock(exp, seeds)  # one runner at a time; a new folder appears whole
+            recorded = store.recorded()
+            status.update(recorded)
+            if store.manifest and "errors" in store.manifest:
+                known = {int(k): v for k, v in store.manifest["errors"].items()}
+                errors.update({r: e for r, e in known.items() if status.get(r) == "failed"})
+            todo = [
+                r
+                for r in range(exp.n_runs)
+                if r not in recorded or (retry_failed and recorded[r] == "failed")
+            ]
+            todo_set = set(todo)
+            report.already = sum(1 for r in status if r not in todo_set)
+            report.backend = be.describe()
             store.begin(exp, seeds, session_info(be))
+            began = True
+            # the chunks are the truth; the journal is brought in line with them
+            store.reconcile(recorded, errors)
             for f, why in store.damaged:
                 say(
                     f"warning: chunk {f.name} is damaged ({why}); set aside in "
@@ -240,15 +265,6 @@ def run_sweep(
                 f"replicate{'s' if exp.replicates != 1 else ''}, {exp.design.kind} design), "
                 f"{len(todo)} to run on {be.describe()}"
             )
-            then, now = store.manifest.get("versions", {}), store.manifest.get("versions_now")
-            if now and then != now:
-                changed = ", ".join(
-                    f"{k} {then.get(k)} -> {now.get(k)}" for k in now if then.get(k) != now.get(k)
-                )
-                say(f"warning: versions changed since this sweep started ({changed})")
-            # the chunks are the truth; bring the manifest in line
-            fresh.update({r: status.get(r, "missing") for r in range(exp.n_runs)})
-            flush()
             kept_failed = sum(1 for r, s in status.items() if s == "failed" and r not in todo_set)
             progress_bar = _Progress(exp.n_runs, exp.n_runs - len(todo), kept_failed, progress)
             for r in todo:
@@ -264,6 +280,7 @@ def run_sweep(
                 chunk_size,
                 flush_seconds,
                 buffer_rows,
+                work or run_batch,
             )
             flush()
     except KeyboardInterrupt:
@@ -275,22 +292,22 @@ def run_sweep(
         if progress_bar is not None:
             progress_bar.close()
         try:
-            if store.manifest is not None:
+            if began:
                 if buffer_rows:
-                    store.write_chunk(buffer_rows, buffer_series, names)
-                    buffer_rows.clear()
+                    flush()
                 report.wall_seconds = time.perf_counter() - t0
-                store.update_status(
-                    fresh,
-                    errors,
-                    final={
+                done = sum(1 for s in status.values() if s in ("ok", "failed"))
+                store.end(
+                    {
                         "ran": report.ran,
                         "interrupted": interrupted,
                         "wall_seconds": round(report.wall_seconds, 3),
                     },
+                    complete=done == exp.n_runs,
                 )
         finally:
-            if own_backend:
+            store.unlock()
+            if own_backend and be is not None:
                 be.close(cancel=interrupted or fatal)
     report.wall_seconds = time.perf_counter() - t0
     report.interrupted = interrupted
@@ -299,6 +316,41 @@ def run_sweep(
     report.missing = exp.n_runs - report.ok - report.failed
     report.errors = {r: e for r, e in errors.items() if status.get(r) == "failed"}
     return report
+
+
+def _check_memory(exp: Experiment, backend: Any, workers: int | None, force: bool) -> None:
+    """Refuse a sweep whose runs at once would not fit in this machine's memory."""
+    from privmarket.experiments.resources import check_memory
+
+    if isinstance(backend, Backend):
+        at_once = backend.workers if backend.name == "local" else 1
+    elif backend == "local":
+        from privmarket.experiments.sweep.backends import default_workers
+
+        at_once = workers or default_workers()
+    elif backend == "dask" and workers:
+        at_once = workers  # a LocalCluster here; a remote cluster's memory is its own
+    else:
+        at_once = 1
+    biggest = max(
+        [exp.base_params.n_users]
+        + [int(pt.get("n_users", 0)) for pt in exp.points if isinstance(pt.get("n_users"), int)]
+    )
+    degree = max(
+        [exp.base_params.contacts_mean_degree]
+        + [
+            int(pt["contacts_mean_degree"])
+            for pt in exp.points
+            if isinstance(pt.get("contacts_mean_degree"), int)
+        ]
+    )
+    check_memory(
+        biggest,
+        degree,
+        processes=at_once,
+        force=force,
+        what=f"this sweep ({at_once} run{'s' if at_once != 1 else ''} at once)",
+    )
 
 
 def _drive(
@@ -312,6 +364,7 @@ def _drive(
     chunk_size: int,
     flush_seconds: float,
     buffer: list[dict[str, Any]],
+    work: Callable[[Task], TaskResult],
 ) -> int:
     """Keep tasks in flight until every run is recorded; return the number of pool renewals."""
     reps = exp.replicates
@@ -320,19 +373,19 @@ def _drive(
         specs = tuple(
             RunSpec(r, r // reps, r % reps, seeds[r], exp.points[r // reps]) for r in runs
         )
-        return Task(exp.base_params, exp.scenario, specs, exp.series, exp.fault)
+        return Task(exp.base_params, exp.scenario, specs, exp.series)
 
     inflight: dict[Future, tuple[list[int], bool]] = {}
     suspects: deque[int] = deque()
     deaths: dict[int, int] = {}  # isolated deaths per run
     max_inflight = max(2, 2 * be.workers)
     restarts = 0
-    last_flush = time.monotonic()
+    last_flush = last_result = time.monotonic()
 
     def submit(runs: list[int], alone: bool) -> bool:
         """Send a task; False if the pool broke before it could (the task never ran)."""
         try:
-            inflight[be.executor.submit(run_batch, task(runs))] = (runs, alone)
+            inflight[be.executor.submit(work, task(runs))] = (runs, alone)
         except BrokenExecutor:  # a worker died since the last results came in
             return False
         return True
@@ -355,6 +408,11 @@ def _drive(
                     unsent = True
                     break
         done, _ = wait(list(inflight), timeout=0 if unsent else 1.0, return_when=FIRST_COMPLETED)
+        if done or not inflight:
+            last_result = time.monotonic()
+        elif time.monotonic() - last_result > be.stall_seconds:
+            be.check_alive()  # a silent scheduler must not hold the sweep for ever
+            last_result = time.monotonic()
         broken = unsent
         for f in done:
             runs, alone = inflight.pop(f)

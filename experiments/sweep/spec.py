@@ -21,10 +21,19 @@ for the full reference. A minimal file::
     [design]
     kind = "grid"
 
-:func:`load_experiment` parses and validates everything (each value, each
-parameter path, and every design point through :meth:`sim.params.Params.with_updates`)
-and raises :class:`SpecError` naming the file, the line, the value and what is
-allowed. Nothing is written before validation has passed.
+:func:`load_experiment` reads the file (:mod:`.tomlfile`: bounded size and
+nesting, the line of every key), checks its shape against the pydantic models
+of :mod:`.schema`, then checks every parameter path and value against
+:class:`~privmarket.sim.params.Params`, computes the design's size, builds the
+design and checks every point. Problems are collected and raised together as
+one :class:`SpecError`, one line each, naming the file, the line, the key (a
+parameter by its canonical path) and what is allowed. Nothing is written
+before validation has passed.
+
+Parameters have one identity: ``vendors.0.stance`` and ``vendors.Aegis.stance``
+are one parameter, recorded as ``vendors.Aegis.stance`` (the canonical path of
+:meth:`Params.canonical_path`); giving both is an error, as is a ``*`` path
+that overlaps a named one.
 """
 
 from __future__ import annotations
@@ -33,54 +42,46 @@ import hashlib
 import json
 import math
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ValidationError
 
+from privmarket.experiments.names import name_problems
+from privmarket.experiments.sweep.schema import (
+    DESIGNS,
+    DISTRIBUTIONS,
+    MAX_RUNS,
+    SAMPLED,
+    AnalysisSpec,
+    DesignSpec,
+    ExperimentFile,
+    OutputsSpec,
+    VariedSpec,
+)
+from privmarket.experiments.sweep.tomlfile import MAX_BYTES, TomlError, decode, key_lines, read_toml
 from privmarket.sim.params import ParameterError, Params
 
-DESIGNS = ("grid", "oat", "lhs", "sobol", "saltelli", "morris")
-DISTRIBUTIONS = ("uniform", "loguniform", "normal", "triangular")
-FAULT_KINDS = ("raise", "crash", "kill", "sleep")
+__all__ = [
+    "DESIGNS",
+    "DISTRIBUTIONS",
+    "SAMPLED",
+    "DesignSpec",
+    "Experiment",
+    "SpecError",
+    "Varied",
+    "design_size",
+    "key_lines",
+    "load_experiment",
+    "parse_condition",
+    "parse_experiment",
+    "safe_name",
+]
 
-TOP_KEYS = (
-    "name",
-    "description",
-    "scenario",
-    "quarters",
-    "replicates",
-    "seed",
-    "common_seeds",
-    "fixed",
-    "varied",
-    "design",
-    "outputs",
-    "analysis",
-    "_fault",
-)
-VARIED_KEYS = (
-    "values",
-    "low",
-    "high",
-    "steps",
-    "distribution",
-    "mean",
-    "sd",
-    "mode",
-    "integer",
-    "base",
-)
-DESIGN_KEYS = ("kind", "samples", "levels", "second_order", "scramble")
-OUTPUT_KEYS = ("series",)
-ANALYSIS_KEYS = ("outcome", "heatmap", "discover")
-FAULT_KEYS = ("kind", "run", "runs", "seconds")
-
-#: Design kinds that sample the unit cube (every varied parameter maps [0, 1] to a value).
-SAMPLED = ("lhs", "sobol", "saltelli", "morris")
-
+VARIED_KEYS = tuple(VariedSpec.model_fields)
+_LISTS = ("vendors", "countries")
 _CONDITION = re.compile(r"^\s*([A-Za-z_][\w.*]*)\s*(?:(<=|>=|==|!=|<|>)\s*(\S+))?\s*$")
 
 
@@ -89,9 +90,12 @@ class SpecError(ParameterError):
 
     def __init__(self, source: str, problems: list[tuple[int | None, str]]) -> None:
         self.source = source
-        self.problems = sorted(problems, key=lambda p: p[0] or 0)
-        problems = self.problems
-        lines = [f"{source}, line {n}: {msg}" if n else f"{source}: {msg}" for n, msg in problems]
+        self.problems = sorted(
+            [(n, " ".join(str(msg).split())) for n, msg in problems], key=lambda p: p[0] or 0
+        )
+        lines = [
+            f"{source}, line {n}: {msg}" if n else f"{source}: {msg}" for n, msg in self.problems
+        ]
         if len(lines) == 1:
             text = lines[0]
         else:
@@ -99,112 +103,14 @@ class SpecError(ParameterError):
         super().__init__(text)
 
 
-# --------------------------------------------------------------------- lines
-def _parse_key(s: str) -> tuple[list[str], str]:
-    """Parse a (dotted, possibly quoted) TOML key at the start of ``s``; return parts and rest."""
-    parts: list[str] = []
-    i, n = 0, len(s)
-    while i < n:
-        while i < n and s[i] in " \t":
-            i += 1
-        if i >= n:
-            break
-        if s[i] in "\"'":
-            q = s[i]
-            j = i + 1
-            buf = []
-            while j < n and s[j] != q:
-                if q == '"' and s[j] == "\\" and j + 1 < n:
-                    buf.append(s[j + 1])
-                    j += 2
-                    continue
-                buf.append(s[j])
-                j += 1
-            parts.append("".join(buf))
-            i = j + 1
-        else:
-            m = re.match(r"[A-Za-z0-9_-]+", s[i:])
-            if not m:
-                break
-            parts.append(m.group(0))
-            i += m.end()
-        while i < n and s[i] in " \t":
-            i += 1
-        if i < n and s[i] == ".":
-            i += 1
-            continue
-        break
-    return parts, s[i:]
-
-
-def _value_state(text: str, depth: int) -> tuple[int, str | None]:
-    """Bracket depth after ``text`` (strings and comments skipped) and an open multi-line quote."""
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c == "#":
-            break
-        if text.startswith('"""', i) or text.startswith("'''", i):
-            q = text[i : i + 3]
-            end = text.find(q, i + 3)
-            if end < 0:
-                return depth, q
-            i = end + 3
-            continue
-        if c in "\"'":
-            j = i + 1
-            while j < n and text[j] != c:
-                j += 2 if (c == '"' and text[j] == "\\") else 1
-            i = j + 1
-            continue
-        if c in "[{":
-            depth += 1
-        elif c in "]}":
-            depth -= 1
-        i += 1
-    return depth, None
-
-
-def key_lines(text: str) -> dict[tuple[str, ...], int]:
-    """Line number (1-based) of every table header and key in a TOML text.
-
-    Keys inside inline tables are attributed to the line of the key that holds
-    the inline table; :func:`line_of` falls back to the longest known prefix.
-    """
-    out: dict[tuple[str, ...], int] = {}
-    table: tuple[str, ...] = ()
-    depth = 0
-    open_quote: str | None = None
-    for lineno, raw in enumerate(text.splitlines(), 1):
-        if open_quote:
-            if open_quote in raw:
-                rest = raw[raw.index(open_quote) + 3 :]
-                open_quote = None
-                depth, open_quote = _value_state(rest, depth)
-            continue
-        if depth > 0:
-            depth, open_quote = _value_state(raw, depth)
-            continue
-        s = raw.strip()
-        if not s or s.startswith("#"):
-            continue
-        if s.startswith("["):
-            inner = s[2:] if s.startswith("[[") else s[1:]
-            parts, _ = _parse_key(inner)
-            table = tuple(parts)
-            out.setdefault(table, lineno)
-            continue
-        parts, rest = _parse_key(s)
-        if parts and rest.lstrip().startswith("="):
-            out.setdefault(table + tuple(parts), lineno)
-            depth, open_quote = _value_state(rest.lstrip()[1:], 0)
-    return out
-
-
 # ------------------------------------------------------------------- varied
 @dataclass(frozen=True)
 class Varied:
-    """One varied parameter: a level list or a range with a distribution."""
+    """One varied parameter: a level list or a range with a distribution.
+
+    ``path`` is the canonical path (vendors and countries by name); ``written``
+    is the path as the file spells it.
+    """
 
     path: str
     values: tuple[Any, ...] | None = None
@@ -219,10 +125,27 @@ class Varied:
     base: Any = None
     has_base: bool = False
     line: int | None = None
+    written: str = ""
 
     @property
     def is_levels(self) -> bool:
         return self.values is not None
+
+    def whole_bounds(self) -> tuple[float, float]:
+        """The smallest and largest whole number an integer range may give."""
+        lo = -math.inf if self.low is None else math.ceil(self.low)
+        hi = math.inf if self.high is None else math.floor(self.high)
+        return lo, hi
+
+    def _whole(self, x: float) -> int:
+        # Round half up, then keep within [low, high]: rounding 0.2 to 0 would
+        # leave a range that starts at 0.2.
+        lo, hi = self.whole_bounds()
+        return int(min(max(math.floor(float(x) + 0.5), lo), hi))
+
+    def n_levels(self) -> int:
+        """How many levels a grid or one-at-a-time design steps through."""
+        return len(self.levels())
 
     def levels(self) -> list[Any]:
         """The values a grid or one-at-a-time design steps through."""
@@ -235,19 +158,9 @@ class Varied:
             raw = np.geomspace(self.low, self.high, n)
         else:
             raw = self._ppf((np.arange(n) + 0.5) / n)
-        vals = [self._tidy(x) for x in raw]
         if self.integer:
-            seen: list[Any] = []
-            for v in vals:
-                if v not in seen:
-                    seen.append(v)
-            vals = seen
-        return vals
-
-    def _tidy(self, x: float) -> Any:
-        if self.integer:
-            return int(math.floor(float(x) + 0.5))
-        return float(f"{float(x):.12g}")
+            return list(dict.fromkeys(self._whole(x) for x in raw))
+        return [float(f"{float(x):.12g}") for x in raw]
 
     def _ppf(self, u: np.ndarray) -> np.ndarray:
         from scipy import stats
@@ -276,12 +189,13 @@ class Varied:
             idx = np.minimum((u * k).astype(np.int64), k - 1)
             return [self.values[i] for i in idx]
         if self.integer and self.distribution == "uniform":
-            lo, hi = int(round(self.low)), int(round(self.high))
+            # every whole number from low to high with the same chance
+            lo, hi = (int(b) for b in self.whole_bounds())
             idx = np.minimum(lo + np.floor(u * (hi - lo + 1)), hi)
             return [int(v) for v in idx]
         raw = self._ppf(u)
         if self.integer:
-            return [int(math.floor(float(x) + 0.5)) for x in raw]
+            return [self._whole(x) for x in raw]
         return [float(x) for x in raw]
 
     def canonical(self) -> dict[str, Any]:
@@ -320,43 +234,6 @@ class Varied:
         return d + (" (integers)" if self.integer else "")
 
 
-@dataclass(frozen=True)
-class DesignSpec:
-    kind: str = "grid"
-    samples: int | None = None
-    levels: int = 4
-    second_order: bool = False
-    scramble: bool = True
-
-    def canonical(self) -> dict[str, Any]:
-        return dict(
-            kind=self.kind,
-            samples=self.samples,
-            levels=self.levels,
-            second_order=self.second_order,
-            scramble=self.scramble,
-        )
-
-
-@dataclass(frozen=True)
-class Fault:
-    """Test-only hook: make chosen runs fail on purpose (see docs/sweeps.md)."""
-
-    kind: str
-    runs: tuple[int, ...] | None  # None: every run
-    seconds: float = 0.0
-
-    def applies(self, run: int) -> bool:
-        return self.runs is None or run in self.runs
-
-    def canonical(self) -> dict[str, Any]:
-        return dict(
-            kind=self.kind,
-            runs=None if self.runs is None else list(self.runs),
-            seconds=self.seconds,
-        )
-
-
 @dataclass
 class Experiment:
     """A validated experiment: what to run, how many times, and what to keep."""
@@ -376,7 +253,6 @@ class Experiment:
     base_params: Params
     description: str = ""
     analysis: dict[str, Any] = field(default_factory=dict)
-    fault: Fault | None = None
     points: list[dict[str, Any]] = field(default_factory=list)  # the design, filled by validation
     unit: np.ndarray | None = None  # unit-cube coordinates of the points (sampled designs)
 
@@ -390,7 +266,13 @@ class Experiment:
 
     @property
     def parameter_names(self) -> list[str]:
+        """Canonical paths of the varied parameters, in the file's order."""
         return [v.path for v in self.varied]
+
+    @property
+    def safe_name(self) -> str:
+        """The name as a single, harmless folder name (see :func:`safe_name`)."""
+        return safe_name(self.name)
 
     def canonical(self) -> dict[str, Any]:
         """Everything that determines the results (not the name, description or analysis)."""
@@ -404,7 +286,6 @@ class Experiment:
             varied=[v.canonical() for v in self.varied],
             design=self.design.canonical(),
             series=self.series,
-            fault=None if self.fault is None else self.fault.canonical(),
         )
 
     def fingerprint(self) -> str:
@@ -425,12 +306,43 @@ def _digest(obj: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def safe_name(name: str) -> str:
+    """``name`` as one folder name that cannot climb out of its parent.
+
+    Letters, digits, ``.``, ``_`` and ``-`` are kept, every other run of
+    characters becomes ``-``; leading dots and dashes are dropped, so ``..``,
+    ``../../x`` and ``/etc`` cannot name a path elsewhere.
+
+    >>> safe_name("../../x"), safe_name("a b/c"), safe_name("..")
+    ('x', 'a-b-c', 'experiment')
+    """
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", name).lstrip(".-").rstrip("-")[:100]
+    return cleaned or "experiment"
+
+
+def design_size(kind: str, varied: list[Varied], design: DesignSpec) -> int:
+    """Points of a design, from its formula (docs/sweeps.md), without building it."""
+    d = len(varied)
+    if kind == "grid":
+        return math.prod(v.n_levels() for v in varied)
+    if kind == "oat":
+        return 1 + sum(v.n_levels() for v in varied)
+    samples = int(design.samples or 0)
+    if kind in ("lhs", "sobol"):
+        return samples
+    if kind == "saltelli":
+        return samples * ((2 * d + 2) if design.second_order else (d + 2))
+    return samples * (d + 1)  # morris
+
+
 # -------------------------------------------------------------- validation
-class _Collector:
-    def __init__(self, source: str, text: str) -> None:
+class _Problems:
+    """Problems found so far, each at the line of the key it concerns."""
+
+    def __init__(self, source: str, lines: dict[tuple[str, ...], int]) -> None:
         self.source = source
-        self.lines = key_lines(text)
-        self.problems: list[tuple[int | None, str]] = []
+        self.lines = lines
+        self.items: list[tuple[int | None, str]] = []
 
     def line(self, *parts: str) -> int | None:
         key = tuple(parts)
@@ -441,51 +353,101 @@ class _Collector:
         return None
 
     def add(self, parts: tuple[str, ...] | list[str], msg: str) -> None:
-        self.problems.append((self.line(*parts), msg))
+        self.items.append((self.line(*parts), msg))
 
-    def fail_if_any(self) -> None:
-        if self.problems:
-            raise SpecError(self.source, self.problems)
+    def __len__(self) -> int:
+        return len(self.items)
 
-
-def _is_int(x: Any) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
-
-
-def _is_num(x: Any) -> bool:
-    return isinstance(x, int | float) and not isinstance(x, bool)
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise SpecError(self.source, self.items)
 
 
-def _flatten(table: dict[str, Any], stop=None) -> list[tuple[tuple[str, ...], Any]]:
-    """Flatten nested tables (unquoted dotted keys) into (key parts, value)."""
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _schema_problems(
+    p: _Problems,
+    exc: ValidationError,
+    model: type[BaseModel],
+    parts: tuple[str, ...],
+    label: str,
+) -> set[str]:
+    """Report pydantic's errors for ``model`` at ``parts``; return the fields at fault."""
+    bad: set[str] = set()
+    for err in exc.errors():
+        loc = tuple(str(x) for x in err.get("loc", ()))
+        kind, value = err["type"], err.get("input")
+        key = loc[0] if loc else ""
+        if loc and key in bad:  # a union reports each of its members: once is enough
+            continue
+        bad.add(key)
+        section = label in ("design", "outputs", "analysis")
+        prefix = f"{label}: " if label and not section else ""
+        if kind == "extra_forbidden":
+            name = f"{label}.{key}" if section else key
+            allowed = ", ".join(model.model_fields)
+            p.add((*parts, key), f"{prefix}unknown key {name!r}; allowed: {allowed}")
+            continue
+        name = f"{label}.{key}" if section else key
+        if not loc:  # a rule across fields (a model validator)
+            p.add(parts, prefix + err["msg"].removeprefix("Value error, "))
+        elif kind == "literal_error" and key == "kind":
+            p.add((*parts, key), f"design kind {value!r} is unknown; allowed: {', '.join(DESIGNS)}")
+        elif kind == "literal_error" and key == "distribution":
+            p.add(
+                (*parts, key),
+                f"{prefix}distribution {value!r} is unknown; allowed: {', '.join(DISTRIBUTIONS)}",
+            )
+        else:
+            what = model.model_fields[key].description if key in model.model_fields else ""
+            p.add((*parts, key), f"{prefix}{name} = {_shown(value)}: expected {what}")
+    return bad
+
+
+def _validated(
+    p: _Problems, model: type[BaseModel], raw: Any, parts: tuple[str, ...], label: str
+) -> BaseModel | None:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        _schema_problems(p, exc, model, parts, label)
+        return None
+
+
+def _flatten(table: dict[str, Any], varied: bool) -> list[tuple[tuple[str, ...], Any]]:
+    """Nested tables (unquoted dotted keys) as (key parts, value) pairs.
+
+    In ``[varied]`` a table holding any range key (``low``, ``values``, ...) is
+    one parameter's specification, not a level of the path.
+    """
     out: list[tuple[tuple[str, ...], Any]] = []
     for k, v in table.items():
-        if isinstance(v, dict) and not (stop and stop(v)):
-            out.extend(((k, *p), vv) for p, vv in _flatten(v, stop))
+        if isinstance(v, dict) and v and not (varied and any(x in VARIED_KEYS for x in v)):
+            out.extend(((k, *q), vv) for q, vv in _flatten(v, varied))
         else:
             out.append(((k,), v))
     return out
-
-
-def _is_varied_table(v: dict) -> bool:
-    return bool(v) and all(k in VARIED_KEYS for k in v)
 
 
 def load_experiment(path: str | Path) -> Experiment:
     """Read and fully validate an experiment file (raises :class:`SpecError`)."""
     p = Path(path)
     try:
-        text = p.read_bytes().decode("utf-8")  # TOML is UTF-8, whatever the locale
+        if p.is_file() and p.stat().st_size > MAX_BYTES:
+            raise SpecError(
+                str(path),
+                [(None, f"the file has {p.stat().st_size:,} bytes; at most {MAX_BYTES:,}")],
+            )
+        text = decode(p.read_bytes())
     except FileNotFoundError:
         raise SpecError(str(path), [(None, "no such experiment file")]) from None
     except IsADirectoryError:
         raise SpecError(str(path), [(None, "is a folder, not an experiment file")]) from None
-    except UnicodeDecodeError as exc:
-        line = exc.object.count(b"\n", 0, exc.start) + 1
-        raise SpecError(
-            str(path),
-            [(line, f"not a UTF-8 text file (byte 0x{exc.object[exc.start]:02x}); TOML is UTF-8")],
-        ) from None
+    except TomlError as exc:
+        raise SpecError(str(path), [(exc.line, str(exc))]) from None
     return parse_experiment(text, source=str(path), default_name=p.stem)
 
 
@@ -494,252 +456,95 @@ def parse_experiment(text: str, source: str = "<experiment>", default_name: str 
     from privmarket.sim.scenarios import get_scenario, list_scenarios
 
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
-        msg = f"not valid TOML: {re.sub(r'\s*\(at line.*\)$', '', str(exc))}"
-        raise SpecError(source, [(int(m.group(1)) if m else None, msg)]) from None
-    c = _Collector(source, text)
+        if len(text.encode("utf-8")) > MAX_BYTES:
+            raise TomlError(f"the text has more than {MAX_BYTES:,} bytes")
+        data, lines = read_toml(text)
+    except TomlError as exc:
+        raise SpecError(source, [(exc.line, str(exc))]) from None
+    p = _Problems(source, lines)
 
-    for k in data:
-        if k not in TOP_KEYS:
-            c.add((k,), f"unknown key {k!r}; allowed: {', '.join(TOP_KEYS)}")
-
-    name = data.get("name", default_name or "experiment")
-    if not isinstance(name, str) or not name.strip():
-        c.add(("name",), f"name = {name!r}: expected a non-empty string")
-        name = default_name or "experiment"
-    description = data.get("description", "")
-    if not isinstance(description, str):
-        c.add(("description",), f"description = {description!r}: expected a string")
-        description = ""
-
-    scenario = data.get("scenario", "baseline")
-    if not isinstance(scenario, str) or scenario not in list_scenarios():
-        c.add(
+    # ---- the top level: keys, types and ranges (the tables are checked below)
+    try:
+        top = ExperimentFile.model_validate(data)
+    except ValidationError as exc:
+        bad = _schema_problems(p, exc, ExperimentFile, (), "")
+        top = ExperimentFile.model_validate({k: v for k, v in data.items() if k not in bad})
+    name = top.name or default_name or "experiment"
+    if top.scenario not in list_scenarios():
+        p.add(
             ("scenario",),
-            f"scenario = {scenario!r}: unknown scenario; allowed: {', '.join(list_scenarios())}",
+            f"scenario = {top.scenario!r}: unknown scenario; allowed: {', '.join(list_scenarios())}",
         )
-        c.fail_if_any()
-    base = get_scenario(scenario).params
+        p.raise_if_any()
+    scenario_params = get_scenario(top.scenario).params
 
-    def integer(key: str, default: Any, lo: int, hi: int | None = None) -> Any:
-        v = data.get(key, default)
-        if v is None:
-            return None
-        if not _is_int(v) or v < lo or (hi is not None and v > hi):
-            rng = f"an integer >= {lo}" if hi is None else f"an integer in {lo}..{hi}"
-            c.add((key,), f"{key} = {v!r}: expected {rng}")
-            return default
-        return v
-
-    quarters = integer("quarters", None, 1, 400)
-    replicates = integer("replicates", 1, 1, 100_000)
-    seed = integer("seed", 0, 0, 2**63 - 1)
-    common = data.get("common_seeds", False)
-    if not isinstance(common, bool):
-        c.add(("common_seeds",), f"common_seeds = {common!r}: expected true or false")
-        common = False
-
-    # ---- fixed
-    fixed: dict[str, Any] = {}
-    fixed_raw = data.get("fixed", {})
-    if not isinstance(fixed_raw, dict):
-        c.add(("fixed",), "[fixed] must be a table of parameter path = value")
-        fixed_raw = {}
-    fixed_parts: dict[str, tuple[str, ...]] = {}
-    for parts, value in _flatten(fixed_raw):
-        path = ".".join(parts)
-        fixed_parts[path] = ("fixed", *parts)
-        try:
-            base.with_updates({path: value})
-        except ParameterError as exc:
-            c.add(("fixed", *parts), f"{path} = {value!r}: {exc}")
-            continue
-        fixed[path] = value
-    if quarters is not None:
-        if "quarters" in fixed:
-            c.add(fixed_parts["quarters"], "quarters is set both at the top and in [fixed]")
-        fixed = {"quarters": quarters, **{k: v for k, v in fixed.items() if k != "quarters"}}
-    try:  # the values that are fine one by one, together (the rest is reported above)
-        base = base.with_updates(fixed)
-    except ParameterError as exc:
-        c.add(("fixed",), f"the fixed parameters do not fit together: {exc}")
-    quarters = base.quarters
-
-    # ---- design
-    design_raw = data.get("design", {"kind": "grid"})
-    if isinstance(design_raw, str):
-        design_raw = {"kind": design_raw}
-    if not isinstance(design_raw, dict):
-        c.add(("design",), f"design = {design_raw!r}: expected a design name or a [design] table")
-        design_raw = {"kind": "grid"}
-    for k in design_raw:
-        if k not in DESIGN_KEYS:
-            c.add(("design", k), f"unknown key design.{k}; allowed: {', '.join(DESIGN_KEYS)}")
-    kind = design_raw.get("kind", "grid")
-    if kind not in DESIGNS:
-        c.add(("design", "kind"), f"design kind {kind!r} is unknown; allowed: {', '.join(DESIGNS)}")
-        kind = None  # the parameters are still checked, without design-specific rules
-    samples = design_raw.get("samples")
-    if kind in SAMPLED:
-        what = {
-            "lhs": "the number of points",
-            "sobol": "the number of points, a power of 2",
-            "saltelli": "the base sample N, a power of 2 (runs N*(D+2), or N*(2D+2) "
-            "with second_order)",
-            "morris": "the number of trajectories (points N*(D+1))",
-        }[kind]
-        if samples is None:
-            c.add(("design",), f"design {kind!r} needs samples = ... ({what})")
-        elif not _is_int(samples) or samples < 1 or samples > 10_000_000:
-            c.add(("design", "samples"), f"samples = {samples!r}: expected {what}")
-        elif kind in ("sobol", "saltelli") and samples & (samples - 1):
-            c.add(("design", "samples"), f"samples = {samples}: {kind} needs {what}")
-    elif samples is not None and kind is not None:
-        c.add(
-            ("design", "samples"),
-            f"samples applies to the {', '.join(SAMPLED)} designs, not {kind!r} "
-            "(grid and oat take steps or values per parameter)",
+    # ---- the design (its kind decides some rules for the varied parameters)
+    raw_design = top.design if top.design is not None else {"kind": "grid"}
+    if isinstance(raw_design, str):
+        raw_design = {"kind": raw_design}
+    design = None
+    if isinstance(raw_design, dict):
+        design = _validated(p, DesignSpec, raw_design, ("design",), "design")
+    else:
+        p.add(
+            ("design",),
+            f"design = {_shown(raw_design)}: expected a design name or a [design] table",
         )
-    levels = design_raw.get("levels", 4)
-    if not _is_int(levels) or not 2 <= levels <= 1000:
-        c.add(("design", "levels"), f"levels = {levels!r}: expected an integer >= 2 (Morris grid)")
-        levels = 4
-    if "levels" in design_raw and kind not in ("morris", None):
-        c.add(("design", "levels"), "design.levels applies to the morris design only")
-    second = design_raw.get("second_order", False)
-    if not isinstance(second, bool):
-        c.add(("design", "second_order"), f"second_order = {second!r}: expected true or false")
-        second = False
-    if "second_order" in design_raw and kind not in ("saltelli", None):
-        c.add(("design", "second_order"), "design.second_order applies to saltelli only")
-    scramble = design_raw.get("scramble", True)
-    if not isinstance(scramble, bool):
-        c.add(("design", "scramble"), f"scramble = {scramble!r}: expected true or false")
-        scramble = True
-    if "scramble" in design_raw and kind not in ("lhs", "sobol", "saltelli", None):
-        c.add(("design", "scramble"), "design.scramble applies to lhs, sobol and saltelli only")
-    design = DesignSpec(kind or "grid", samples, levels, second, scramble)
+    kind = design.kind if design is not None else None
+    if design is None:  # still check the parameters, without the design's own rules
+        known = raw_design.get("kind") if isinstance(raw_design, dict) else None
+        kind = known if known in DESIGNS and known not in SAMPLED else None
 
-    # ---- varied
-    varied_raw = data.get("varied", {})
-    if not isinstance(varied_raw, dict):
-        c.add(("varied",), "[varied] must be a table of parameter path = values or range")
-        varied_raw = {}
-    varied: list[Varied] = []
-    for parts, spec in _flatten(varied_raw, stop=_is_varied_table):
-        v = _parse_varied(c, ("varied", *parts), ".".join(parts), spec, base, kind)
-        if v is None:
-            continue
-        if v.path in fixed:
-            c.add(("varied", *parts), f"{v.path} is both fixed and varied; keep one")
-            continue
-        varied.append(v)
-    if kind in SAMPLED and not varied and not c.problems:
-        c.add(("design", "kind"), f"design {kind!r} needs at least one varied parameter")
+    # ---- fixed parameters
+    fixed, base = _fixed(p, top, scenario_params)
 
-    # ---- outputs
-    outputs = data.get("outputs", {})
-    if not isinstance(outputs, dict):
-        c.add(("outputs",), "[outputs] must be a table")
-        outputs = {}
-    for k in outputs:
-        if k not in OUTPUT_KEYS:
-            c.add(("outputs", k), f"unknown key outputs.{k}; allowed: {', '.join(OUTPUT_KEYS)}")
-    series = outputs.get("series", False)
-    if not (
-        isinstance(series, bool)
-        or (isinstance(series, list) and series and all(isinstance(s, str) for s in series))
-    ):
-        c.add(
-            ("outputs", "series"),
-            f"series = {series!r}: expected true, false or a list of per-quarter column names",
-        )
-        series = False
+    # ---- varied parameters
+    varied = _varied_all(p, top, base, fixed, kind)
+    if kind in SAMPLED and not varied and not len(p):
+        p.add(("design", "kind"), f"design {kind!r} needs at least one varied parameter")
 
-    # ---- analysis
-    analysis = data.get("analysis", {})
-    if not isinstance(analysis, dict):
-        c.add(("analysis",), "[analysis] must be a table")
-        analysis = {}
-    for k in analysis:
-        if k not in ANALYSIS_KEYS:
-            c.add(("analysis", k), f"unknown key analysis.{k}; allowed: {', '.join(ANALYSIS_KEYS)}")
-
-    # ---- fault (test-only)
-    fault = _parse_fault(c, data.get("_fault")) if "_fault" in data else None
-    c.fail_if_any()
-
-    # ---- names of outcomes and series columns, from a tiny probe model
-    summary_keys, table_cols = _probe_names(base)
-    if isinstance(series, list) and table_cols:
-        bad = [s for s in series if s not in table_cols and s != "quarter"]
-        if bad:
-            c.add(
-                ("outputs", "series"),
-                f"unknown per-quarter column(s) {bad}; allowed: {', '.join(table_cols)}",
-            )
-    names = [v.path for v in varied]
-    if "outcome" in analysis:
-        o = analysis["outcome"]
-        if not isinstance(o, str) or (summary_keys and o.removeprefix("out.") not in summary_keys):
-            c.add(
-                ("analysis", "outcome"),
-                f"outcome = {o!r}: unknown; allowed: {', '.join(summary_keys)}",
-            )
-    if "heatmap" in analysis:
-        h = analysis["heatmap"]
-        if not (isinstance(h, list) and len(h) == 2 and all(x in names for x in h)):
-            c.add(
-                ("analysis", "heatmap"),
-                f"heatmap = {h!r}: expected two varied parameters from {names}",
-            )
-    if "discover" in analysis:
-        d = analysis["discover"]
-        m = _CONDITION.match(d) if isinstance(d, str) else None
-        if not m or (summary_keys and m.group(1).removeprefix("out.") not in summary_keys):
-            c.add(
-                ("analysis", "discover"),
-                f"discover = {d!r}: expected OUTCOME or 'OUTCOME OP NUMBER' "
-                f"(OP one of < <= > >= == !=) with OUTCOME in: {', '.join(summary_keys)}",
-            )
-        elif m.group(3) is not None:
-            try:
-                float(m.group(3))
-            except ValueError:
-                c.add(("analysis", "discover"), f"discover = {d!r}: {m.group(3)!r} is not a number")
-    c.fail_if_any()
+    # ---- outputs and analysis
+    outputs = _table(p, OutputsSpec, top.outputs, "outputs")
+    analysis = _table(p, AnalysisSpec, top.analysis, "analysis")
+    p.raise_if_any()
+    assert design is not None and outputs is not None and analysis is not None
+    _check_names(p, base, varied, outputs, analysis)
+    p.raise_if_any()
+    plan = analysis.model_dump(exclude_none=True)
+    if "heatmap" in plan:  # by canonical path, like the results' columns
+        spelled = {v.written: v.path for v in varied}
+        plan["heatmap"] = [spelled.get(x, x) for x in plan["heatmap"]]
 
     exp = Experiment(
         name=name,
         source=source,
         text=text,
-        scenario=scenario,
-        quarters=quarters,
-        replicates=replicates,
-        seed=seed,
-        common_seeds=common,
+        scenario=top.scenario,
+        quarters=base.quarters,
+        replicates=top.replicates,
+        seed=top.seed,
+        common_seeds=top.common_seeds,
         fixed=fixed,
         varied=varied,
         design=design,
-        series=series,
+        series=outputs.series,
         base_params=base,
-        description=description,
-        analysis=analysis,
-        fault=fault,
+        description=top.description,
+        analysis=plan,
     )
 
-    # ---- the design, and every point through Params.with_updates
+    # ---- the design's size from its formula, then the design, then every point
+    n_runs = design_size(design.kind, varied, design) * top.replicates
+    if n_runs > MAX_RUNS:
+        p.add(("design",), f"the design has {n_runs:,} runs; at most {MAX_RUNS:,} allowed")
+        p.raise_if_any()
     from privmarket.experiments.sweep.designs import build_design
 
     try:
         exp.points, exp.unit = build_design(exp)
     except ValueError as exc:
-        c.add(("design",), str(exc))
-        c.fail_if_any()
-    if exp.n_runs > 10_000_000:
-        c.add(("design",), f"the design has {exp.n_runs} runs; at most 10,000,000 allowed")
+        p.add(("design",), str(exc))
+        p.raise_if_any()
     bad_points = 0
     for i, point in enumerate(exp.points):
         try:
@@ -748,197 +553,284 @@ def parse_experiment(text: str, source: str = "<experiment>", default_name: str 
             bad_points += 1
             if bad_points <= 3:
                 shown = ", ".join(f"{k}={v!r}" for k, v in point.items())
-                c.add(
+                p.add(
                     ("varied",), f"design point {i} ({shown}) is not a valid parameter set: {exc}"
                 )
     if bad_points > 3:
-        c.add(("varied",), f"... and {bad_points - 3} more invalid design points")
-    if fault is not None and fault.runs is not None:
-        out_of = [r for r in fault.runs if r >= exp.n_runs]
-        if out_of:
-            c.add(("_fault",), f"_fault runs {out_of} out of range; allowed 0..{exp.n_runs - 1}")
-    c.fail_if_any()
+        p.add(("varied",), f"... and {bad_points - 3} more invalid design points")
+    p.raise_if_any()
     return exp
 
 
-def _parse_varied(
-    c: _Collector, parts: tuple[str, ...], path: str, spec: Any, base: Params, kind: str | None
-) -> Varied | None:
-    where = f"varied {path!r}"
-    try:
-        current = base.get(path)
-        sample = current[0] if isinstance(current, list) and current else current
-        # ``get`` does not reject unknown fields of vendors/countries; setting does
-        base.with_updates({path: sample})
-    except ParameterError as exc:
-        c.add(parts, f"{where}: {exc}")
+def _table(p: _Problems, model: type[BaseModel], raw: Any, label: str) -> BaseModel | None:
+    if raw is None:
+        return model()
+    if not isinstance(raw, dict):
+        p.add((label,), f"{label} = {_shown(raw)}: expected a [{label}] table")
         return None
-    if isinstance(spec, list):
-        spec = {"values": spec}
-    elif not isinstance(spec, dict):
-        c.add(
-            parts,
-            f"{where} = {spec!r}: expected a list of values, or a table with "
+    return _validated(p, model, raw, (label,), label)
+
+
+def _canonical(
+    p: _Problems, params: Params, parts: tuple[str, ...], written: str, label: str
+) -> str | None:
+    """The canonical path of ``written``, or None (reported) if it names nothing."""
+    try:
+        path = params.canonical_path(written)
+        params.get(path)
+    except ParameterError as exc:
+        why = str(exc)
+        try:  # setting a path explains more (it lists the known names)
+            params.with_updates({written: None})
+        except ParameterError as setting:
+            if "unknown parameter" in str(setting) or "parameter path" in str(setting):
+                why = str(setting)
+        p.add(parts, f"{label} {written!r}: {why}")
+        return None
+    return path
+
+
+def _named(path: str, written: str) -> str:
+    """``'vendors.Aegis.stance'``, with the spelling used in the file if it differs."""
+    return repr(path) if path == written else f"{path!r} (written {written!r})"
+
+
+def _fixed(p: _Problems, top: ExperimentFile, scenario: Params) -> tuple[dict[str, Any], Params]:
+    """The fixed values by canonical path, and the scenario's parameters with them applied."""
+    fixed: dict[str, Any] = {}
+    renames: dict[str, Any] = {}
+    where: dict[str, tuple[str, ...]] = {}
+    for parts, value in _flatten(top.fixed, varied=False):
+        written = ".".join(parts)
+        loc = ("fixed", *parts)
+        path = _canonical(p, scenario, loc, written, "fixed")
+        if path is None:
+            continue
+        if path in where:
+            p.add(loc, f"fixed {_named(path, written)} is given twice; keep one")
+            continue
+        try:
+            scenario.with_updates({path: value})
+        except ParameterError as exc:
+            p.add(loc, f"{path} = {_shown(value)}: {exc}")
+            continue
+        where[path] = loc
+        bucket = renames if path.split(".")[-1] == "name" and path.startswith(_LISTS) else fixed
+        bucket[path] = value
+    if top.quarters is not None:
+        if "quarters" in fixed:
+            p.add(where["quarters"], "quarters is set both at the top and in [fixed]")
+        fixed = {"quarters": top.quarters, **{k: v for k, v in fixed.items() if k != "quarters"}}
+    # names last: every other fixed path names vendors and countries as the scenario does
+    fixed.update(renames)
+    try:
+        base = scenario.with_updates(fixed)
+    except ParameterError as exc:
+        p.add(("fixed",), f"the fixed parameters do not fit together: {exc}")
+        base = scenario
+    for _, why in name_problems(base):
+        loc = next((where[k] for k in where if k.endswith(".name")), ("fixed",))
+        p.add(loc, why)
+    return fixed, base
+
+
+def _overlap(a: str, b: str) -> bool:
+    """Whether two canonical paths set a common value (``vendors.*.x`` and ``vendors.A.x``)."""
+    if a == b:
+        return True
+    pa, pb = a.split("."), b.split(".")
+    return len(pa) == len(pb) == 3 and pa[0] == pb[0] and pa[2] == pb[2] and "*" in (pa[1], pb[1])
+
+
+def _varied_all(
+    p: _Problems, top: ExperimentFile, base: Params, fixed: dict[str, Any], kind: str | None
+) -> list[Varied]:
+    varied: list[Varied] = []
+    for parts, raw in _flatten(top.varied, varied=True):
+        written = ".".join(parts)
+        loc = ("varied", *parts)
+        path = _canonical(p, base, loc, written, "varied")
+        if path is None:
+            continue
+        label = f"varied {_named(path, written)}"
+        if path.startswith(_LISTS) and path.endswith(".name"):
+            p.add(loc, f"{label}: names cannot be varied (they name outcome columns and paths)")
+            continue
+        clash = next((v for v in varied if _overlap(v.path, path)), None)
+        if clash is not None:
+            same = "name one parameter" if clash.path == path else "overlap"
+            p.add(
+                loc,
+                f"{label} and {_named(clash.path, clash.written)} {same}; give each parameter once",
+            )
+            continue
+        if path in fixed:
+            p.add(loc, f"{path} is both fixed and varied; keep one")
+            continue
+        # a fixed value for one vendor that a varied '*' path would silently override
+        hidden = [f for f in fixed if f != path and _overlap(f, path) and "*" not in f]
+        if hidden:
+            p.add(loc, f"{label} would override fixed {hidden[0]!r}; keep one")
+            continue
+        v = _one_varied(p, loc, path, written, label, raw, base, kind)
+        if v is not None:
+            varied.append(v)
+    return varied
+
+
+def _one_varied(
+    p: _Problems,
+    loc: tuple[str, ...],
+    path: str,
+    written: str,
+    label: str,
+    raw: Any,
+    base: Params,
+    kind: str | None,
+) -> Varied | None:
+    current = base.get(path)
+    sample = current[0] if isinstance(current, list) and current else current
+    if isinstance(raw, list):
+        raw = {"values": raw}
+    elif not isinstance(raw, dict):
+        p.add(
+            loc,
+            f"{label} = {_shown(raw)}: expected a list of values, or a table with "
             "values = [...] or low/high (and steps, distribution)",
         )
         return None
-    for k in spec:
-        if k not in VARIED_KEYS:
-            c.add(parts, f"{where}: unknown key {k!r}; allowed: {', '.join(VARIED_KEYS)}")
-            return None
-    n_before = len(c.problems)
+    spec = _validated(p, VariedSpec, raw, loc, label)
+    if spec is None:
+        return None
+    n_before = len(p)
 
-    def check(value: Any, label: str) -> None:
+    def check(value: Any, what: str) -> None:
         try:
             base.with_updates({path: value})
         except ParameterError as exc:
-            c.add(parts, f"{where}: {label} {value!r} is not allowed: {exc}")
+            p.add(loc, f"{label}: {what} {_shown(value)} is not allowed: {exc}")
 
-    base_val = spec.get("base")
-    has_base = "base" in spec
-    if "values" in spec:
-        vals = spec["values"]
-        extra = [k for k in spec if k not in ("values", "base")]
-        if extra:
-            c.add(parts, f"{where}: values = [...] cannot be combined with {extra}")
+    has_base = "base" in spec.model_fields_set
+    if spec.values is not None:
+        if len({json.dumps(x, sort_keys=True, default=str) for x in spec.values}) != len(
+            spec.values
+        ):
+            p.add(loc, f"{label}: values {_shown(spec.values)} repeat a level")
             return None
-        if not isinstance(vals, list) or not vals:
-            c.add(parts, f"{where}: values = {vals!r}: expected a non-empty list")
-            return None
-        if len({json.dumps(x, sort_keys=True) for x in vals}) != len(vals):
-            c.add(parts, f"{where}: values {vals} repeat a level")
-            return None
-        for x in vals:
+        for x in spec.values:
             check(x, "value")
         if has_base:
-            check(base_val, "base")
-        if len(c.problems) > n_before:
+            check(spec.base, "base")
+        if len(p) > n_before:
             return None
         return Varied(
-            path, values=tuple(vals), base=base_val, has_base=has_base, line=c.line(*parts)
+            path,
+            values=tuple(spec.values),
+            base=spec.base,
+            has_base=has_base,
+            line=p.line(*loc),
+            written=written,
         )
 
     # a range
-    if not _is_num(sample):
-        c.add(
-            parts,
-            f"{where}: a {type(sample).__name__} parameter cannot take a range; "
-            f"give values = [...] (now {current!r})",
+    is_int = isinstance(sample, int) and not isinstance(sample, bool)
+    if not isinstance(sample, int | float) or isinstance(sample, bool):
+        p.add(
+            loc,
+            f"{label}: a {type(sample).__name__} parameter cannot take a range; "
+            f"give values = [...] (now {_shown(current)})",
         )
         return None
-    dist = spec.get("distribution", "uniform")
-    if dist not in DISTRIBUTIONS:
-        c.add(
-            parts, f"{where}: distribution {dist!r} is unknown; allowed: {', '.join(DISTRIBUTIONS)}"
+    integer = spec.integer if spec.integer is not None else is_int
+    if is_int and not integer:
+        p.add(loc, f"{label}: {path} takes whole numbers; integer = false is not allowed")
+        return None
+    if kind in ("grid", "oat") and spec.steps is None:
+        p.add(
+            loc,
+            f"{label}: the {kind} design needs steps = N (levels from low to high) "
+            "or values = [...]",
         )
         return None
-    low, high = spec.get("low"), spec.get("high")
-    mean, sd, mode = spec.get("mean"), spec.get("sd"), spec.get("mode")
-    for label, x in (("low", low), ("high", high), ("mean", mean), ("sd", sd), ("mode", mode)):
-        if x is not None and not _is_num(x):
-            c.add(parts, f"{where}: {label} = {x!r}: expected a number")
-            return None
-    if dist == "normal":
-        if mean is None or sd is None or sd <= 0:
-            c.add(parts, f"{where}: a normal distribution needs mean and sd > 0 (got {mean}, {sd})")
-            return None
-        if low is not None and high is not None and not low < high:
-            c.add(parts, f"{where}: low {low} must be below high {high}")
-            return None
-    else:
-        if low is None or high is None:
-            c.add(parts, f"{where}: a range needs low and high (or give values = [...])")
-            return None
-        if not low < high:
-            c.add(parts, f"{where}: low {low} must be below high {high}")
-            return None
-        if dist == "loguniform" and low <= 0:
-            c.add(parts, f"{where}: a loguniform range needs low > 0 (got {low})")
-            return None
-        if dist == "triangular" and (mode is None or not low <= mode <= high):
-            c.add(parts, f"{where}: a triangular distribution needs low <= mode <= high")
-            return None
-    for label, x in (("mean", mean), ("sd", sd), ("mode", mode)):
-        if (
-            x is not None
-            and {"mean": "normal", "sd": "normal", "mode": "triangular"}[label] != dist
-        ):
-            c.add(parts, f"{where}: {label} does not apply to a {dist} distribution")
-            return None
-    integer = spec.get("integer", _is_int(sample))
-    if not isinstance(integer, bool):
-        c.add(parts, f"{where}: integer = {integer!r}: expected true or false")
-        return None
-    if _is_int(sample) and not integer:
-        c.add(parts, f"{where}: {path} takes whole numbers; integer = false is not allowed")
-        return None
-    steps = spec.get("steps")
-    if kind in ("grid", "oat"):
-        if steps is None:
-            c.add(
-                parts,
-                f"{where}: the {kind} design needs steps = N (levels from low to high) "
-                "or values = [...]",
-            )
-            return None
-        if not _is_int(steps) or steps < 1 or steps > 100_000:
-            c.add(parts, f"{where}: steps = {steps!r}: expected an integer >= 1")
-            return None
-    elif steps is not None and kind is not None:
-        c.add(parts, f"{where}: steps applies to the grid and oat designs, not {kind!r}")
+    if spec.steps is not None and kind is not None and kind not in ("grid", "oat"):
+        p.add(loc, f"{label}: steps applies to the grid and oat designs, not {kind!r}")
         return None
     v = Varied(
         path,
-        low=low,
-        high=high,
-        steps=steps,
-        distribution=dist,
-        mean=mean,
-        sd=sd,
-        mode=mode,
+        low=spec.low,
+        high=spec.high,
+        steps=spec.steps,
+        distribution=spec.distribution,
+        mean=spec.mean,
+        sd=spec.sd,
+        mode=spec.mode,
         integer=integer,
-        base=base_val,
+        base=spec.base,
         has_base=has_base,
-        line=c.line(*parts),
+        line=p.line(*loc),
+        written=written,
     )
-    probes = (
-        v.levels() if steps and kind in ("grid", "oat") else v.from_unit(np.array([0.0, 0.5, 1.0]))
-    )
+    if integer:
+        lo, hi = v.whole_bounds()
+        if lo > hi:
+            p.add(loc, f"{label}: no whole number lies between low {v.low} and high {v.high}")
+            return None
+    # A range's values lie between its smallest and largest, and a parameter's
+    # allowed values form an interval: the two ends (and the middle) say it all.
+    # (Every design point is checked whole once the design is built.)
+    if spec.steps and kind in ("grid", "oat"):
+        levels = v.levels()
+        probes = [min(levels), max(levels)]
+    else:
+        probes = v.from_unit(np.array([0.0, 0.5, 1.0]))
     for x in dict.fromkeys(probes):
         check(x, "value")
-        if len(c.problems) > n_before:
+        if len(p) > n_before:
             return None
     if has_base:
-        check(base_val, "base")
-    return None if len(c.problems) > n_before else v
+        check(spec.base, "base")
+    return None if len(p) > n_before else v
 
 
-def _parse_fault(c: _Collector, raw: Any) -> Fault | None:
-    if not isinstance(raw, dict):
-        c.add(("_fault",), "_fault must be a table {kind = ..., runs = [...]}")
-        return None
-    for k in raw:
-        if k not in FAULT_KEYS:
-            c.add(("_fault",), f"unknown key _fault.{k}; allowed: {', '.join(FAULT_KEYS)}")
-            return None
-    kind = raw.get("kind")
-    if kind not in FAULT_KINDS:
-        c.add(("_fault",), f"_fault kind {kind!r} is unknown; allowed: {', '.join(FAULT_KINDS)}")
-        return None
-    runs = raw.get("runs", [raw["run"]] if "run" in raw else None)
-    if runs is not None and not (
-        isinstance(runs, list) and all(_is_int(r) and r >= 0 for r in runs)
-    ):
-        c.add(("_fault",), f"_fault runs {runs!r}: expected a list of run indices")
-        return None
-    if runs is None and kind != "sleep":
-        c.add(("_fault",), f"_fault kind {kind!r} needs run = N or runs = [...]")
-        return None
-    seconds = raw.get("seconds", 0.0)
-    if not _is_num(seconds) or seconds < 0:
-        c.add(("_fault",), f"_fault seconds {seconds!r}: expected a number >= 0")
-        return None
-    return Fault(kind, None if runs is None else tuple(runs), float(seconds))
+def _check_names(
+    p: _Problems, base: Params, varied: list[Varied], outputs: OutputsSpec, analysis: AnalysisSpec
+) -> None:
+    """Series columns and analysis outcomes against a tiny probe model's names."""
+    summary_keys, table_cols = _probe_names(base)
+    series = outputs.series
+    if isinstance(series, list) and table_cols:
+        bad = [s for s in series if s not in table_cols and s != "quarter"]
+        if bad:
+            p.add(
+                ("outputs", "series"),
+                f"unknown per-quarter column(s) {bad}; allowed: {', '.join(table_cols)}",
+            )
+    names = [v.path for v in varied]
+    written = {v.written: v.path for v in varied}
+    o = analysis.outcome
+    if o is not None and summary_keys and o.removeprefix("out.") not in summary_keys:
+        p.add(
+            ("analysis", "outcome"), f"outcome = {o!r}: unknown; allowed: {', '.join(summary_keys)}"
+        )
+    h = analysis.heatmap
+    if h is not None and not all(x in names or x in written for x in h):
+        p.add(
+            ("analysis", "heatmap"), f"heatmap = {h!r}: expected two varied parameters from {names}"
+        )
+    d = analysis.discover
+    if d is not None:
+        m = _CONDITION.match(d)
+        if not m or (summary_keys and m.group(1).removeprefix("out.") not in summary_keys):
+            p.add(
+                ("analysis", "discover"),
+                f"discover = {d!r}: expected OUTCOME or 'OUTCOME OP NUMBER' "
+                f"(OP one of < <= > >= == !=) with OUTCOME in: {', '.join(summary_keys)}",
+            )
+        elif m.group(3) is not None:
+            try:
+                float(m.group(3))
+            except ValueError:
+                p.add(("analysis", "discover"), f"discover = {d!r}: {m.group(3)!r} is not a number")
 
 
 def _probe_names(base: Params) -> tuple[list[str], list[str]]:

@@ -6,6 +6,8 @@ keeps its imports to the model and the standard library.
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 import select
 import signal
@@ -19,6 +21,19 @@ from privmarket.sim.params import Params
 
 #: The columns every results row starts with, in order.
 ROW_COLUMNS = ("run", "point", "replicate", "seed", "status", "error", "wall_seconds")
+
+
+class NonFiniteOutcome(ArithmeticError):
+    """A run that ended with an outcome that is NaN or infinite."""
+
+
+def not_finite(outcomes: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The (name, value) pairs of ``outcomes`` that are numbers but not finite."""
+    return [
+        (k, v)
+        for k, v in outcomes.items()
+        if isinstance(v, numbers.Real) and not isinstance(v, bool) and not math.isfinite(v)
+    ]
 
 
 @dataclass(frozen=True)
@@ -38,7 +53,6 @@ class Task:
     scenario: str
     runs: tuple[RunSpec, ...]
     series: bool | list[str] = False
-    fault: Any = None  # experiments.sweep.spec.Fault (test-only hook)
 
 
 @dataclass
@@ -78,19 +92,6 @@ def _exit_with(pid: int) -> None:
     os._exit(0)
 
 
-def _apply_fault(fault: Any, run: int) -> None:
-    if fault is None or not fault.applies(run):
-        return
-    if fault.kind == "sleep":
-        time.sleep(fault.seconds)
-    elif fault.kind == "raise":
-        raise RuntimeError(f"deliberate failure in run {run} (test hook _fault)")
-    elif fault.kind == "crash":
-        os._exit(70)
-    elif fault.kind == "kill":
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
 def run_one(task: Task, spec: RunSpec) -> tuple[dict[str, Any], Any]:
     """One run: (results row, per-quarter table or None). Never raises for a model error."""
     from privmarket.sim.model import MarketModel
@@ -109,12 +110,20 @@ def run_one(task: Task, spec: RunSpec) -> tuple[dict[str, Any], Any]:
     table = None
     t0 = time.perf_counter()
     try:
-        _apply_fault(task.fault, spec.run)
         params = task.base.with_updates(spec.overrides) if spec.overrides else task.base
         model = MarketModel(params, rng=spec.seed)
         model.scenario_name = task.scenario
         model.run()
-        for key, value in model.summary().items():
+        outcomes = model.summary()
+        bad = not_finite(outcomes)
+        if bad:
+            # an outcome that is NaN or infinite is no result: the run failed, and says why
+            raise NonFiniteOutcome(
+                "outcomes not finite: "
+                + ", ".join(f"{k} = {v}" for k, v in bad[:5])
+                + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+            )
+        for key, value in outcomes.items():
             row[f"out.{key}"] = value
         if task.series:
             table = model.table()
@@ -127,7 +136,11 @@ def run_one(task: Task, spec: RunSpec) -> tuple[dict[str, Any], Any]:
     except (Exception, SystemExit) as exc:  # a failing run is recorded, not fatal
         row["status"] = "failed"
         tb = traceback.extract_tb(exc.__traceback__)
-        where = f" (at {os.path.basename(tb[-1].filename)}:{tb[-1].lineno})" if tb else ""
+        where = (
+            f" (at {os.path.basename(tb[-1].filename)}:{tb[-1].lineno})"
+            if tb and not isinstance(exc, NonFiniteOutcome)
+            else ""
+        )
         row["error"] = f"{type(exc).__name__}: {exc}{where}"
         table = None
     row["wall_seconds"] = time.perf_counter() - t0

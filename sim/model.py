@@ -447,10 +447,10 @@ class MarketModel(mesa.Model):
 
     # ------------------------------------------- 6. ecosystems and trust
     def _update_ecosystems_and_trust(self) -> None:
-        inst_share = self.installed_share()
+        target = self.developer_share()
         for v in self.vendor_list:
             if v.alive:
-                v.update_ecosystem(float(inst_share[v.index]), self.params)
+                v.update_ecosystem(float(target[v.index]), self.params)
                 v.update_trust(self.params)
 
     # ------------------------------------------------------- 7. viability
@@ -616,6 +616,21 @@ class MarketModel(mesa.Model):
     def installed_share(self) -> np.ndarray:
         """Global installed-base share per vendor (sums to 1), in real users."""
         return shares(self._real(self.installed))
+
+    def installed_value_share(self) -> np.ndarray:
+        """Share of the installed base per vendor, each user weighted by the price paid for
+        the device (a proxy for what users spend on apps)."""
+        counts = self.installed * self.country_scale[None, :, None]  # (V, C, S) real users
+        prices = np.stack([v.price for v in self.vendor_list])  # (V, S)
+        return shares((counts * prices[:, None, :]).sum(axis=(1, 2)))
+
+    def developer_share(self) -> np.ndarray:
+        """What developers follow when they choose platforms (the ecosystems' target):
+        installed share, blended with the price-weighted installed share by
+        ``developer_value_weight`` (0: users alone; 1: users' spending alone)."""
+        w = self.params.developer_value_weight
+        share = self.installed_share()
+        return share if w == 0 else (1 - w) * share + w * self.installed_value_share()
 
     def sales_share(self) -> np.ndarray:
         """Share of this quarter's unit sales per vendor (what researchers publish)."""

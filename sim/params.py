@@ -534,6 +534,14 @@ class Params(_Strict):
     rd_effect: float = world(
         "rd_effect", ge=0, le=1, description="Ecosystem gained per quarter per US$1bn of R&D."
     )
+    developer_value_weight: float = world(
+        "developer_value_weight",
+        ge=0,
+        le=1,
+        description="How far developers follow users' spending rather than their number: "
+        "the ecosystem's target blends installed share with price-weighted installed share "
+        "(0: users alone; 1: spending alone).",
+    )
     withdraw_cut: float = world(
         "withdraw_cut",
         ge=0,

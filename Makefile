@@ -23,7 +23,7 @@ dashboard: install
 	$(VENV)/bin/privmarket dashboard
 
 baseline: install
-	$(VENV)/bin/privmarket run baseline --out out/baseline
+	$(VENV)/bin/privmarket run baseline --out out/baseline --overwrite
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -38,7 +38,8 @@ test: install lint
 	$(PY) -m pytest
 
 bench: install
-	$(VENV)/bin/privmarket bench
+	$(VENV)/bin/privmarket bench --overwrite
 
+# results in out/ are kept: they may be a user's; delete them by hand
 clean:
-	rm -rf $(VENV) out .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache

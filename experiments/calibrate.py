@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from scipy.special import ndtr
 
 from privmarket.experiments.patterns import PATTERNS, STANDOFFS, yearly_sales_shares
 from privmarket.sim.model import MarketModel
@@ -81,6 +82,7 @@ class CalibrationSpec(BaseModel):
     users: int = Field(ge=100, le=1_000_000)
     decline_users: int = Field(ge=100, le=1_000_000)
     seeds: int = Field(ge=1, le=100)
+    kernel_scaling: float = Field(1.0, gt=0, le=10)
     weights: Weights = Field(default_factory=Weights)
     priors: dict[str, tuple[float, float]]
 
@@ -120,19 +122,21 @@ class CalibrationSpec(BaseModel):
 
 
 def from_unbounded(spec: CalibrationSpec, u: dict[str, float]) -> dict[str, float]:
-    """Prior coordinates -> parameter values: ``low + (high - low) * sigmoid(u)``.
+    """Sampler coordinates -> parameter values: ``low + (high - low) * Phi(u)``.
 
-    ABC-SMC perturbs particles with a Gaussian kernel. In a box of 20 uniform
-    priors almost every perturbation of a particle near an edge leaves the box,
-    and the importance weights collapse onto a few particles. So the sampler
-    works on the logit of each parameter's place in its range, where a standard
-    logistic prior is exactly the uniform prior on the parameter, and nothing
-    leaves the support.
+    ABC-SMC perturbs particles with a Gaussian kernel. On the parameters' own
+    uniform box almost every perturbation of a particle near an edge leaves the
+    box; on logit coordinates (a logistic prior) the prior's tails are heavier than
+    the kernel's, and particles in the tails took nearly all the importance
+    weight (effective sample size 6 of 200). So the sampler works on probit
+    coordinates: a standard normal prior on ``u`` is exactly the uniform prior on
+    the parameter (``Phi(u)`` is uniform), its tails are as light as the kernel's,
+    and nothing leaves the support.
     """
     out = {}
     for name, value in u.items():
         lo, hi = spec.priors[name]
-        out[name] = lo + (hi - lo) / (1.0 + math.exp(-max(-700.0, min(700.0, float(value)))))
+        out[name] = lo + (hi - lo) * float(ndtr(float(value)))
     return out
 
 
@@ -347,9 +351,9 @@ def calibrate(problem: Problem, executor: Executor, workdir: Path) -> Calibratio
     import pyabc
 
     spec = problem.spec
-    # A standard logistic prior on logit coordinates is the uniform prior on each
+    # A standard normal prior on probit coordinates is the uniform prior on each
     # parameter's range (see from_unbounded).
-    prior = pyabc.Distribution(**{name: pyabc.RV("logistic", 0, 1) for name in spec.priors})
+    prior = pyabc.Distribution(**{name: pyabc.RV("norm", 0, 1) for name in spec.priors})
     weights = spec.weights
 
     def dist(x: dict, x0: dict) -> float:
@@ -361,6 +365,7 @@ def calibrate(problem: Problem, executor: Executor, workdir: Path) -> Calibratio
         prior,
         dist,
         population_size=spec.population,
+        transitions=pyabc.MultivariateNormalTransition(scaling=spec.kernel_scaling),
         sampler=ordered_sampler(executor, spec.seed),
     )
     db = workdir / "history.db"
@@ -631,6 +636,7 @@ def write_outputs(result: CalibrationResult, runs: pd.DataFrame, folder: Path) -
         fit_years=list(result.problem.fit_years) if result.problem.fit_years else None,
         population=spec.population,
         generations=spec.generations,
+        kernel_scaling=spec.kernel_scaling,
         evaluations=result.evaluations,
         epsilons=result.epsilons,
         seconds=round(result.seconds, 1),
@@ -758,6 +764,8 @@ def _cmd(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from privmarket.experiments.output import add_output_arguments
+
     p = sub.add_parser(
         "calibrate",
         help="fit the world parameters to every case at once (ABC-SMC, a posterior sample)",
@@ -771,14 +779,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", default="local", help="local (default), dask or serial")
     p.add_argument("--workers", type=int, help="worker processes (default: the cores)")
     p.add_argument("--scheduler", help="a Dask scheduler address (with --backend dask)")
-    p.add_argument("--out", metavar="DIR", help="output folder (default out/calibration)")
-    p.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace the files an earlier `privmarket calibrate` wrote in --out (others are kept)",
-    )
-    p.add_argument(
-        "--force", action="store_true", help="run even if the memory estimate exceeds what is free"
-    )
+    add_output_arguments(p, "calibrate", "out/calibration")
     p.add_argument("--ship", action="store_true", help="install the result as the default world")
     p.set_defaults(func=_cmd)

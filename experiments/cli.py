@@ -12,6 +12,7 @@ import argparse
 import importlib
 import json
 import sys
+import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,8 @@ MAX_SEED = 2**63 - 1
 
 
 def read_param_file(param_file: str) -> dict[str, Any]:
-    """The ``{path: value}`` mapping of a JSON parameter file (or its "parameters" entry)."""
+    """The ``{path: value}`` mapping of a parameter file: JSON (the object, or its
+    "parameters" entry) or a calibration's ``world.toml`` (its ``[estimate]`` table)."""
     path = Path(param_file)
     if not path.is_file():
         raise UsageError(f"--params {param_file!r}: no such file")
@@ -75,6 +77,13 @@ def read_param_file(param_file: str) -> dict[str, Any]:
             f"--params {param_file!r}: not a UTF-8 text file (byte 0x{raw[exc.start]:02x} at "
             f"offset {exc.start}); JSON is UTF-8"
         ) from None
+    if path.suffix == ".toml":
+        # a calibration's world.toml: its [estimate] table holds the values
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise UsageError(f"--params {param_file!r}: not valid TOML ({exc})") from None
+        return data.get("estimate", data)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -123,6 +132,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.quarters is not None:
         sets["quarters"] = args.quarters
     params = load_params(args.scenario, sets, args.params)
+    if args.posterior is not None:
+        return _run_posterior(args, params, sets)
+    if args.workers is not None:
+        raise UsageError("--workers: only with --posterior N (one run uses one core)")
     out = args.out or f"out/{args.scenario}"
     # everything that can be refused is refused here, before the run
     OutputFolder.claim(out, "run", overwrite=args.overwrite)
@@ -144,6 +157,80 @@ def _run(args: argparse.Namespace) -> int:
     print(
         f"  wrote {out}/ (quarters.csv/.parquet, events.csv/.parquet, summary.json"
         + ("" if args.no_figures else ", shares.png, cash_trust.png, demands.png")
+        + ")"
+    )
+    return 0
+
+
+def _run_posterior(args: argparse.Namespace, params, sets: dict[str, Any]) -> int:
+    """``run --posterior N``: the scenario over N posterior draws (see :mod:`.ensemble`)."""
+    from tqdm import tqdm
+
+    from privmarket.experiments.ensemble import (
+        bands_figure,
+        format_intervals,
+        intervals,
+        run_ensemble,
+    )
+    from privmarket.experiments.output import OutputFolder
+    from privmarket.experiments.provenance import provenance
+    from privmarket.experiments.resources import check_memory
+    from privmarket.experiments.runs import versions
+    from privmarket.experiments.sweep.backends import check_backend_args, make_backend
+
+    if args.posterior < 1:
+        raise UsageError(f"--posterior {args.posterior}: expected a number of draws, 1 or more")
+    check_backend_args("local", args.workers, None)
+    out = args.out or f"out/{args.scenario}-posterior"
+    folder = OutputFolder.claim(out, "run", overwrite=args.overwrite)
+    check_memory(
+        params.n_users,
+        params.contacts_mean_degree,
+        processes=args.workers or 1,
+        force=args.force,
+        what=f"{args.posterior} runs of {params.n_users:,} users",
+    )
+    # sets (from --set, --users, --quarters) go on top of each draw's world; a
+    # parameter file's values are part of the base, under the draw's world
+    # parameters only where it does not name them
+    updates = dict(sets)
+    if args.params:
+        updates = {**read_param_file(args.params), **updates}
+    print(
+        f"{args.scenario}: {args.posterior} runs over the posterior's draws, root seed {args.seed}"
+    )
+    with make_backend("local", args.workers) as backend:
+        runs, quarters = run_ensemble(
+            args.scenario,
+            args.posterior,
+            seed=args.seed,
+            updates=updates,
+            base=params,
+            executor=backend.executor,
+            progress=lambda it: tqdm(it, total=args.posterior, unit="run", disable=None),
+        )
+    table = intervals(runs)
+    summary = {
+        "scenario": args.scenario,
+        "seed": args.seed,
+        "posterior_draws": args.posterior,
+        "versions": versions(),
+        "provenance": provenance(),
+        "parameters": params.model_dump(mode="json"),
+        "intervals": table.to_dict("records"),
+    }
+    with folder.writing() as tmp:
+        runs.to_csv(tmp / "runs.csv", index=False)
+        runs.to_parquet(tmp / "runs.parquet", index=False)
+        quarters.to_parquet(tmp / "quarters.parquet", index=False)
+        table.to_csv(tmp / "intervals.csv", index=False, float_format="%.6g")
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+        if not args.no_figures:
+            bands_figure(quarters, "installed_share").savefig(tmp / "bands.png", dpi=110)
+    print(format_intervals(table, args.scenario))
+    print(
+        f"  wrote {out}/ (runs.csv/.parquet, quarters.parquet, intervals.csv, summary.json"
+        + ("" if args.no_figures else ", bands.png")
         + ")"
     )
     return 0
@@ -177,6 +264,8 @@ def _scenarios(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from privmarket.experiments.output import add_output_arguments
+
     p = sub.add_parser(
         "run",
         help="run one scenario and write its tables, summary and figures",
@@ -203,23 +292,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--set vendors.Aegis.stance=1 or --set countries.*.appetite=0.8; repeatable",
     )
     p.add_argument(
-        "--params", metavar="FILE", help="JSON file of parameter values (e.g. written by calibrate)"
+        "--params",
+        metavar="FILE",
+        help="parameter values: a JSON file of name: value, or a calibration's world.toml",
+    )
+    add_output_arguments(p, "run", "out/SCENARIO, or out/SCENARIO-posterior")
+    p.add_argument(
+        "--posterior",
+        type=int,
+        metavar="N",
+        help="run once for each of the first N draws of the calibrated world's posterior "
+        "(each with its own seed) and report outcomes as intervals, patterns as "
+        "probabilities",
     )
     p.add_argument(
-        "--out",
-        metavar="DIR",
-        help="output folder (default: out/SCENARIO); it must be new, empty, or an earlier "
-        "run's output",
-    )
-    p.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace the files an earlier `privmarket run` wrote in --out (other files are kept)",
-    )
-    p.add_argument(
-        "--force",
-        action="store_true",
-        help="run even if the memory estimate exceeds the memory available",
+        "--workers", type=int, help="with --posterior: processes at once (default: the cores)"
     )
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.set_defaults(func=_run)

@@ -65,6 +65,22 @@ def plot_shares(ax, table: pd.DataFrame, figure: str = "installed_share") -> Non
     ax.legend(fontsize="small", loc="best")
 
 
+def plot_bands(ax, runs: pd.DataFrame, figure: str = "installed_share", level: float = 0.9):
+    """Each vendor's ``figure`` over many runs of one scenario (rows of every run's
+    table, told apart by a ``draw`` column): the median run and the central band."""
+    q = (1 - level) / 2
+    by = "date" if "date" in runs else "quarter"
+    names = [c.removesuffix(f".{figure}") for c in runs.columns if c.endswith(f".{figure}")]
+    for i, v in enumerate(names):
+        g = runs.groupby(by)[f"{v}.{figure}"]
+        mid, low, high = g.median(), g.quantile(q), g.quantile(1 - q)
+        x = pd.to_datetime(mid.index) if by == "date" else mid.index
+        style = _style(i, len(x))
+        ax.plot(x, mid.to_numpy(), label=v, **style)
+        ax.fill_between(x, low.to_numpy(), high.to_numpy(), color=style["color"], alpha=0.2)
+    _finish_x(ax, runs)
+
+
 def plot_cash(ax, table: pd.DataFrame) -> None:
     _lines(ax, table, "cash", 1 / 1000)
     ax.axhline(0, color="0.6", lw=0.8)

@@ -74,7 +74,7 @@ def test_a_bad_spec_names_the_field(tmp_path, text, words):
         assert w in msg, msg
 
 
-def test_logit_coordinates_cover_the_prior_range_and_stay_inside():
+def test_probit_coordinates_cover_the_prior_range_and_stay_inside():
     spec = tiny_spec()
     mid = C.from_unbounded(spec, {"b_ecosystem": 0.0, "ban_cost_weight": 0.0})
     assert mid == pytest.approx({"b_ecosystem": 4.25, "ban_cost_weight": 10.25})

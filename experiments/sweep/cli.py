@@ -128,6 +128,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from privmarket.experiments.output import add_output_arguments
     from privmarket.experiments.sweep.backends import BACKENDS
 
     p = sub.add_parser(
@@ -231,16 +232,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "the report says so when no box reaches it",
     )
     a.add_argument("--series", metavar="COLUMN", help="per-quarter column for the bands figure")
-    a.add_argument(
-        "--out",
-        metavar="DIR",
-        help="where to write (default: FOLDER/analysis); new, empty, or an earlier analysis",
-    )
-    a.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace the files an earlier `privmarket analyze` wrote there (others are kept)",
-    )
+    add_output_arguments(a, "analyze", "FOLDER/analysis", memory=False)
     a.set_defaults(func=_analyze)
 
     b = sub.add_parser(

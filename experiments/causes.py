@@ -36,6 +36,7 @@ MECHANISMS: dict[str, dict[str, Any]] = {
     "contacts": {"b_contacts": 0.0},
     "trust": {"trust_loss_comply": 0.0, "trust_gain_refuse": 0.0},
     "R&D": {"rd_effect": 0.0},
+    "developers follow spending": {"developer_value_weight": 0.0},
     "contagion": {"contagion": 0.0},
     "growth": {"units_sold": {}, "growth_rate": 0.0},
 }

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
+import platform
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
@@ -27,6 +28,19 @@ from typing import Any
 MODEL_PACKAGES = ("privmarket.sim", "privmarket.agents")
 #: Entries of :func:`provenance` that must match for two runs to be comparable.
 BINDING = ("privmarket", "model_source", "mesa", "numpy")
+
+
+def versions() -> dict[str, str]:
+    """Versions of the project and the libraries that shape its numbers."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("privmarket", "mesa", "numpy", "pandas", "pyarrow"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
 
 
 def package_dirs(packages: Iterable[str] = MODEL_PACKAGES) -> list[tuple[str, Path]]:
@@ -78,8 +92,6 @@ def git_state(dirs: list[tuple[str, Path]]) -> tuple[str | None, bool | None]:
 @functools.cache
 def provenance() -> dict[str, Any]:
     """Versions of privmarket and its numeric libraries, the model's source digest, git state."""
-    from privmarket.experiments.runs import versions
-
     dirs = package_dirs()
     commit, dirty = git_state(dirs)
     return {

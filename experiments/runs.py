@@ -10,29 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import time
 from pathlib import Path
 from typing import Any
 
 from privmarket.experiments.output import OutputError, OutputFolder
+from privmarket.experiments.provenance import provenance, versions
 from privmarket.sim.model import MarketModel
 from privmarket.sim.params import Params
 
 __all__ = ["OutputError", "format_summary", "run_model", "run_to_dir", "versions", "write_figures"]
-
-
-def versions() -> dict[str, str]:
-    """Versions of the project and the libraries that shape its numbers."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    for pkg in ("privmarket", "mesa", "numpy", "pandas", "pyarrow"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
 
 
 def check_writable(out: Path) -> None:
@@ -75,8 +62,6 @@ def run_to_dir(
     ``out`` must be new, empty, or an earlier ``privmarket run`` output (whose
     files are replaced only with ``overwrite``); see :mod:`.output`.
     """
-    from privmarket.experiments.provenance import provenance
-
     folder = OutputFolder.claim(out, "run", overwrite=overwrite)
     t0 = time.perf_counter()
     model = run_model(params, seed, quarters, scenario)

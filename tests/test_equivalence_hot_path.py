@@ -13,7 +13,13 @@ import pytest
 
 import privmarket.agents.user_market as users_mod
 import privmarket.sim.world as world
-from privmarket.agents.user_market import COLUMN_LOOP_MAX, NO_VENDOR, gumbel_argmax
+from privmarket.agents.user_market import (
+    COLUMN_LOOP_MAX,
+    NO_VENDOR,
+    UserMarket,
+    UserPopulation,
+    gumbel_argmax,
+)
 from privmarket.sim.model import MarketModel
 from privmarket.sim.params import Params
 
@@ -41,10 +47,14 @@ def test_running_tallies_equal_full_recounts_every_quarter():
         changed = before != m.population.vendor
         assert m.choosers >= changed.sum()
         forced_seen |= any((v.presence != 0).any() for v in m.vendor_list)
-        priv = np.zeros(len(m.vendor_list))
-        for v, z in zip(m.population.vendor, m.population.privacy, strict=True):
-            priv[v] += z  # sequential float64 sum, as bincount does
-        np.testing.assert_array_equal(m.population.privacy_totals(len(priv)), priv)
+        pop = m.population
+        priv = np.zeros(m.installed.shape[:2])  # (vendors, countries)
+        for v, c, z in zip(pop.vendor, pop.country, pop.privacy, strict=True):
+            if v != NO_VENDOR:  # users still to arrive have no vendor
+                priv[v, c] += z  # sequential float64 sum, as bincount does
+        np.testing.assert_array_equal(pop.privacy_totals(*priv.shape), priv)
+        # the running sums the model reads stay within rounding of the recount
+        np.testing.assert_allclose(m.user_market.privacy_totals(), priv, rtol=1e-12)
     assert forced_seen
 
 
@@ -61,16 +71,20 @@ def test_writing_a_vendor_through_a_user_view_recounts():
 def test_contact_shares_equal_a_loop_over_users(monkeypatch):
     m = MarketModel(n_users=4_000, rng=2).run(2)
     pop = m.population
-    pop.vendor[::17] = NO_VENDOR  # contacts with no vendor count only in the denominator
+    # Contacts with no vendor (not yet arrived, or set so here) count nowhere:
+    # shares are among the contacts who have a vendor.
+    pop.vendor[::17] = NO_VENDOR
+    assert (pop.vendor == NO_VENDOR).sum() > pop.n // 17 + 1  # arrivals to come, too
     n_v = len(m.vendor_list)
     rows = np.flatnonzero(np.random.default_rng(0).random(pop.n) < 0.3)
     expected = np.zeros((len(rows), n_v), dtype=np.float32)
     for i, r in enumerate(rows):
-        contacts = pop.contacts_of(r)
-        for c in contacts:
+        with_vendor = 0
+        for c in pop.contacts_of(r):
             if pop.vendor[c] >= 0:
                 expected[i, pop.vendor[c]] += 1
-        expected[i] /= max(len(contacts), 1)
+                with_vendor += 1
+        expected[i] /= max(with_vendor, 1)
     whole = pop.contact_shares(rows, n_v)
     np.testing.assert_allclose(whole, expected, rtol=1e-6)
     # row blocks give the same numbers
@@ -82,7 +96,7 @@ def test_contact_shares_equal_a_loop_over_users(monkeypatch):
 def test_tracked_contact_counts_equal_the_gather_every_quarter():
     # bans and exits force switches, and a failed vendor's users drift away
     m = MarketModel(n_users=4_000, rng=3, **{"countries.*.appetite": 0.9, "demand_rate": 1.0})
-    pop, n_v = m.population, len(m.vendor_list)
+    pop, n_v, n_c = m.population, len(m.vendor_list), len(m.government_list)
     everyone = np.arange(pop.n)
     # the reverse graph: j's followers are exactly the users that list j
     naive = [[] for _ in range(pop.n)]
@@ -103,22 +117,26 @@ def test_tracked_contact_counts_equal_the_gather_every_quarter():
         )
         # the running privacy sums stay within rounding of a recount
         np.testing.assert_allclose(
-            m.user_market.privacy_totals(), pop.privacy_totals(n_v), rtol=1e-12
+            m.user_market.privacy_totals(), pop.privacy_totals(n_v, n_c), rtol=1e-12
         )
     assert moved > 1_000
 
 
 def test_tracked_counts_follow_a_write_through_a_user_view():
     m = MarketModel(n_users=1_000, rng=1).run(2)
-    pop, n_v = m.population, len(m.vendor_list)
-    followed = int(np.argmax(np.diff(pop.followers_ptr)))  # someone many users know
+    pop, n_v, n_c = m.population, len(m.vendor_list), len(m.government_list)
+    present = np.flatnonzero(pop.vendor != NO_VENDOR)
+    known_by = np.diff(pop.followers_ptr)[present]
+    followed = int(present[np.argmax(known_by)])  # a user there now whom many know
     u = m.users[followed]
     u.vendor = (u.vendor + 1) % n_v
     everyone = np.arange(pop.n)
     np.testing.assert_array_equal(
         pop.tracked_contact_shares(everyone, n_v), pop.contact_shares(everyone, n_v)
     )
-    np.testing.assert_allclose(m.user_market.privacy_totals(), pop.privacy_totals(n_v), rtol=1e-12)
+    np.testing.assert_allclose(
+        m.user_market.privacy_totals(), pop.privacy_totals(n_v, n_c), rtol=1e-12
+    )
 
 
 def test_no_contact_term_tracks_no_contacts():
@@ -173,10 +191,15 @@ def test_world_built_in_blocks_is_the_world_built_at_once(monkeypatch):
     assert np.isfinite(tiny.privacy).all()
 
 
+def bare_market(n: int, seed: int) -> UserMarket:
+    """A real user market of ``n`` users in one country, all there from the start."""
+    return UserMarket(UserPopulation(n), Params(), 1, 1, np.random.default_rng(seed))
+
+
 def test_due_users_drawn_by_gaps_are_bernoulli_draws():
-    m = MarketModel(n_users=1_000, rng=4)
     n, h = 200_000, 0.1
-    rows = m.user_market._due_rows(n, h)
+    market = bare_market(n, 4)
+    rows = market._due_rows(h)
     assert (np.diff(rows) > 0).all() and rows[0] >= 0 and rows[-1] < n
     # the count is binomial(n, h): within 5 standard deviations
     assert abs(len(rows) - n * h) < 5 * (n * h * (1 - h)) ** 0.5
@@ -189,39 +212,69 @@ def test_due_users_drawn_by_gaps_are_bernoulli_draws():
     assert abs((np.diff(rows) == 1).mean() - h) < 0.01
     # edges: nobody, everybody, a hazard so small its gaps overflow, and a draw
     # that needs more than one batch of gaps
-    assert len(m.user_market._due_rows(n, 0.0)) == 0
-    np.testing.assert_array_equal(m.user_market._due_rows(50, 1.0), np.arange(50))
-    assert len(m.user_market._due_rows(n, 1e-45)) == 0
-    assert len(m.user_market._due_rows(10, 0.999)) >= 8
+    assert len(market._due_rows(0.0)) == 0
+    np.testing.assert_array_equal(bare_market(50, 0)._due_rows(1.0), np.arange(50))
+    assert len(market._due_rows(1e-45)) == 0
+    assert len(bare_market(10, 0)._due_rows(0.999)) >= 8
     # same seed, same draws
-    again = MarketModel(n_users=1_000, rng=4).user_market._due_rows(n, h)
-    np.testing.assert_array_equal(again, rows)
+    np.testing.assert_array_equal(bare_market(n, 4)._due_rows(h), rows)
+
+
+def test_due_users_of_a_growing_market_are_only_those_there_now():
+    m = MarketModel(n_users=20_000, rng=4)  # the baseline market grows
+    market, pop = m.user_market, m.population
+    assert market.growing
+    there = np.concatenate(
+        [np.arange(s, s + k) for s, k in zip(pop.block_start[:-1], pop.initial, strict=True)]
+    )
+    assert len(there) == market.n < pop.n
+    # everybody due: exactly the users there now, none still to arrive
+    np.testing.assert_array_equal(market._due_rows(1.0), there)
+    # some due: among them, binomial in number, spread evenly over them
+    h = 0.3
+    rows = market._due_rows(h)
+    assert (np.diff(rows) > 0).all() and np.isin(rows, there).all()
+    k = len(there)
+    assert abs(len(rows) - k * h) < 5 * (k * h * (1 - h)) ** 0.5
+    rank = np.searchsorted(there, rows)  # position among the users there
+    per_slice = np.bincount(rank * 10 // k, minlength=10)
+    expected = len(rows) / 10
+    assert float(((per_slice - expected) ** 2 / expected).sum()) < 30
 
 
 def test_forced_users_by_country_block_equal_the_lookup_over_everyone():
-    m = MarketModel(n_users=5_000, rng=6).run(2)
-    pop = m.population
-    pop.vendor[::50] = NO_VENDOR  # users with no vendor are always forced
-    m.user_market.recount()
+    m = MarketModel(n_users=5_000, rng=6).run(2)  # the market grows: some still to come
+    market, pop = m.user_market, m.population
+    there = np.zeros(pop.n, dtype=bool)
+    for lo, hi in zip(pop.block_start[:-1], market.active_end, strict=True):
+        there[lo:hi] = True
+    assert not there.all()
+    present_rows = np.flatnonzero(there)
+    pop.vendor[present_rows[::50]] = NO_VENDOR  # users with no vendor are always forced
+    market.recount()
     rng = np.random.default_rng(0)
     n_c, n_v = len(m.government_list), len(m.vendor_list)
-    forced_cv = np.ones((n_c, n_v + 1), dtype=bool)
-    forced_cv[:, :n_v] = rng.random((n_c, n_v)) < 0.2
-    expected = [
-        i
-        for i in range(pop.n)
-        if forced_cv[pop.country[i], pop.vendor[i] if pop.vendor[i] >= 0 else n_v]
-    ]
-    np.testing.assert_array_equal(m.user_market._forced_rows(forced_cv), expected)
-    # users no longer stored by country: the lookup over everyone is used
-    m.users[0].country = n_c - 1
-    assert m.user_market._country_bounds is None
-    expected = [
-        i
-        for i in range(pop.n)
-        if forced_cv[pop.country[i], pop.vendor[i] if pop.vendor[i] >= 0 else n_v]
-    ]
-    np.testing.assert_array_equal(m.user_market._forced_rows(forced_cv), expected)
+    forced = np.ones((n_c, 3, n_v + 1), dtype=bool)
+    forced[:, :, :n_v] = rng.random((n_c, 3, n_v)) < 0.2
+    banned = forced[:, :, :n_v] & (rng.random((n_c, 3, n_v)) < 0.5)
+    unvended = m.installed.sum(axis=(0, 2)) < market.present
+    assert unvended.any()
+    pop.banned_from[:] = NO_VENDOR
+
+    def cell(i):
+        return pop.country[i], pop.segment[i], pop.vendor[i] if pop.vendor[i] >= 0 else n_v
+
+    # every user there now whose cell is forced; nobody still to arrive
+    expected = [i for i in range(pop.n) if there[i] and forced[cell(i)]]
+    np.testing.assert_array_equal(market._forced_rows(forced, unvended, banned), expected)
+    # those a ban forced off remember the vendor, to come back when it is lifted
+    off = [i for i in expected if pop.vendor[i] >= 0 and banned[cell(i)]]
+    assert off
+    np.testing.assert_array_equal(np.flatnonzero(pop.banned_from != NO_VENDOR), off)
+    np.testing.assert_array_equal(pop.banned_from[off], pop.vendor[off])
+    # users stay stored by country: a user's country cannot be rewritten
+    with pytest.raises(AttributeError, match="country is fixed"):
+        m.users[0].country = n_c - 1
 
 
 def test_the_quarter_record_equals_the_model_and_the_reporters():

@@ -80,12 +80,20 @@ def vectorised_runs():
 def test_reference_users_are_plain_mesa_agents():
     m = ReferenceMarketModel(n_users=600, quarters=2, rng=3)
     users = m.agents_by_type[ReferenceUser]
-    assert len(users) == 600 == m.population.n
+    # One agent for every user the run will have; 600 are there at the start,
+    # the others arrive as the market grows (with no vendor until they choose).
+    assert len(users) == len(m.population.users) > 600 == m.population.n
+    assert sum(u.arrival == 0 for u in users) == 600
     u = m.population.users[0]
     assert isinstance(u, mesa.Agent) and u.model is m
     assert all(isinstance(c, ReferenceUser) for c in u.contacts)
     m.run()
-    assert int(m.installed.sum()) == 600
+    arrived = sum(u.arrival <= 2 for u in users)
+    assert arrived > 600 and arrived == m.population.n == int(m.population.present.sum())
+    assert int(m.installed.sum()) == arrived
+    assert m.table()["users"].iloc[-1] == pytest.approx(
+        (m.population.present * m.country_scale).sum()
+    )
     assert len(m.table()) == 3  # the initial row, once, and two quarters
 
 
@@ -95,9 +103,13 @@ def test_same_world_same_quarter_same_utilities_and_choice_frequencies():
         vec = MarketModel(**kw)
         ref = ReferenceMarketModel(world="shared", **kw)
         np.testing.assert_array_equal(vec.installed, ref.installed)
+        # the same users arrive in both
+        np.testing.assert_array_equal(vec.population.arrivals, ref.population.arrivals)
         vec.step()
         ref.step()
-        assert vec.choosers == ref.choosers == 30_000
+        # everyone there chooses: the first ones and the quarter's new users
+        arrived = 30_000 + int(vec.population.arrivals[1].sum())
+        assert vec.choosers == ref.choosers == vec.user_market.n == ref.population.n == arrived
         # The mean log-sum is a deterministic function of every user's
         # utilities: equal up to float32 rounding of the stored columns.
         assert vec.welfare == pytest.approx(ref.welfare, rel=1e-6)
@@ -116,7 +128,7 @@ def test_forced_switch_when_a_vendor_is_banned():
         v = int(m.installed[:, big].sum(axis=1).argmax())
         stranded = int(m.installed[v, big].sum())
         assert stranded > 0
-        m.vendor_list[v].banned_in(big)
+        m.vendor_list[v].banned_in(big, np.ones(3, dtype=bool))  # every tier blocked
         m.step()
         assert m.installed[v, big].sum() == 0, cls.__name__
         # every stranded user bought a device this quarter, on another vendor
@@ -146,15 +158,32 @@ def test_reference_world_has_the_vectorised_distributions():
 
     same_counts(pop.country, r_country, "country sizes")
     same_counts(pop.segment, r_segment, "segments")
+    # the market grows alike: when users arrive (0: there from the start)
+    r_arrival = np.array([u.arrival for u in users])
+    arrival = np.zeros(pop.n, dtype=np.int64)
+    for c, first in enumerate(pop.block_start[:-1]):
+        row = first + pop.initial[c]
+        for t, k in enumerate(pop.arrivals[:, c]):
+            arrival[row : row + k] = t
+            row += k
+    assert (r_arrival == 0).sum() == (arrival == 0).sum() == n
+    assert r_arrival.max() > 0
+    same_counts(arrival, r_arrival, "arrival quarters")
+    # initial vendors of the users there from the start (those to come have none)
     r_vendor = np.array([u.vendor for u in users])
+    assert (pop.vendor[arrival > 0] == -1).all() and (r_vendor[r_arrival > 0] == -1).all()
     for s in range(3):
         mine, theirs = pop.segment == s, r_segment == s
         assert stats.ttest_ind(pop.privacy[mine], r_privacy[theirs]).pvalue >= ALPHA
-        same_counts(pop.vendor[mine], r_vendor[theirs], f"initial vendors, segment {s}")
+        same_counts(
+            pop.vendor[mine & (arrival == 0)],
+            r_vendor[theirs & (r_arrival == 0)],
+            f"initial vendors, segment {s}",
+        )
     assert stats.ttest_ind(pop.price_sens, r_price).pvalue >= ALPHA
     degree = np.diff(pop.indptr)
     assert stats.ttest_ind(degree, r_degree).pvalue >= ALPHA
-    owner = np.repeat(np.arange(n), degree)
+    owner = np.repeat(np.arange(pop.n), degree)
     abroad = int((pop.country[pop.indices] != pop.country[owner]).sum())
     table = [[abroad, len(pop.indices) - abroad], [r_abroad, r_degree.sum() - r_abroad]]
     assert stats.chi2_contingency(table).pvalue >= ALPHA

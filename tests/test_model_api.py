@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from privmarket.agents.government import Government
+from privmarket.agents.user_market import NO_VENDOR
 from privmarket.agents.users import User
 from privmarket.agents.vendor import Vendor
 from privmarket.sim.model import MarketModel
@@ -51,7 +52,13 @@ def test_parameter_paths_set_one_or_all():
 def test_model_accepts_keyword_parameters_and_scenario():
     m = MarketModel(scenario="baseline", n_users=1000, rng=1, **{"vendors.Aegis.stance": 1.0})
     assert m.params.vendor("Aegis").stance == 1.0
-    assert m.population.n == 1000
+    # n_users is the population at the start; the market grows from there, and
+    # the store holds every user the run will have (those to come have no vendor)
+    assert int(m.population.initial.sum()) == m.user_market.n == 1000
+    arriving = int(m.population.arrivals.sum())
+    assert m.params.growth_rate > 0 and arriving > 0
+    assert m.population.n == 1000 + arriving
+    assert int((m.population.vendor == NO_VENDOR).sum()) == arriving
     with pytest.raises(ParameterError, match="unknown scenario"):
         MarketModel(scenario="atlantis", rng=1)
 
@@ -67,12 +74,18 @@ def test_user_view_reads_and_writes_the_columns():
     assert m.population.privacy[10] == pytest.approx(9.5)
     assert list(u.contacts) == m.population.contacts_of(10).tolist()
     assert len(m.agents) == len(m.vendor_list) + len(m.government_list)  # views not registered
+    # every row of the store can be looked at, those still to arrive included
+    last = m.population.n - 1
+    assert m.users[last].unique_id == m.users[-1].unique_id == last
     with pytest.raises(IndexError):
-        m.users[1000]
+        m.users[m.population.n]
+    with pytest.raises(IndexError):
+        m.users[-m.population.n - 1]
 
 
 def test_user_collection_offers_agentset_calls():
-    m = MarketModel(n_users=2000, rng=3)
+    # A market that does not grow: every user is there from the start.
+    m = MarketModel(n_users=2000, rng=3, growth_rate=0.0)
     users = m.users
     assert len(users) == 2000
     ent = users.select(segment=1)
@@ -86,7 +99,8 @@ def test_user_collection_offers_agentset_calls():
     assert all(u.privacy > 3 for u in sensitive)
     counts = users.count("vendor")
     assert sum(counts.values()) == 2000
-    # looking at users never changes the run
+    assert NO_VENDOR not in counts
+    # looking at users never changes the run (of a growing market too)
     a = MarketModel(n_users=2000, rng=3)
     a.users.sample(20)
     b = MarketModel(n_users=2000, rng=3)

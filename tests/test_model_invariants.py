@@ -30,15 +30,30 @@ def test_invariants_every_quarter(seed):
     # A harsh world: every government has a large appetite, so demands, bans and
     # exits happen and the invariants are exercised under presence changes.
     m = MarketModel(n_users=4000, rng=seed, **{"countries.*.appetite": 0.9, "demand_rate": 1.0})
-    n = m.population.n
+    pop = m.population
+    n = pop.n  # every user the run will have: the store is sized for the last quarter
+    arrivals = pop.arrivals  # (quarters + 1, countries), row 0 the start
+    assert m.params.growth_rate > 0 and arrivals[1:25].sum() > 0  # the market grows
+    first = pop.block_start[:-1]
     prev_cash = {v.name: v.cash for v in m.vendor_list}
     saw_access = False
     for _ in range(24):
         m.step()
-        pop = m.population
-        # users are conserved, and every user is counted once
-        assert pop.n == n
-        assert int(m.installed.sum()) == n
+        t = m.quarter
+        assert pop is m.population and pop.n == n
+        # users are conserved: those present are the initial ones plus every
+        # arrival so far, in each country, and nobody leaves
+        present = pop.initial + arrivals[1 : t + 1].sum(axis=0)
+        np.testing.assert_array_equal(m.user_market.present, present)
+        assert m.table()["users"].iloc[-1] == pytest.approx((present * m.country_scale).sum())
+        # every present user is counted once, on a vendor; those still to come
+        # are on none
+        assert int(m.installed.sum()) == int(present.sum())
+        here = np.zeros(n, dtype=bool)
+        for c, k in enumerate(present):
+            here[first[c] : first[c] + k] = True
+        assert (pop.vendor[here] != NO_VENDOR).all()
+        assert (pop.vendor[~here] == NO_VENDOR).all()
         # shares in each country sum to one
         cs = m.country_shares()
         populated = m.installed.sum(axis=(0, 2)) > 0
@@ -50,7 +65,6 @@ def test_invariants_every_quarter(seed):
         for v in m.vendor_list:
             on_v = pop.vendor == v.index
             assert (v.presence[pop.country[on_v]] == Presence.ACTIVE).all() or not v.alive
-        assert (pop.vendor != NO_VENDOR).all()
         # cash changes by exactly profit (for vendors still in business)
         for v in m.vendor_list:
             if v.alive or v.exit_quarter == m.quarter:
@@ -108,6 +122,19 @@ def test_table_has_the_design_figures():
             assert f"{v.name}.{fig}" in t.columns
     for g in m.government_list:
         assert f"{g.name}.readable_share" in t.columns
-    # installed users are reported in real users
-    total = sum(t[f"{v.name}.installed"].iloc[-1] for v in m.vendor_list)
-    assert total == pytest.approx(sum(c.population for c in m.params.countries) * 1e6)
+    # installed users are reported in real users: at the start, the countries'
+    # populations; then grown by the arrival path, each country's new users
+    # standing for as many real users as its first ones
+    real = np.array([c.population for c in m.params.countries]) * 1e6
+    installed = sum(t[f"{v.name}.installed"] for v in m.vendor_list)
+    assert installed.iloc[0] == pytest.approx(real.sum())
+    pop = m.population
+    present = pop.initial + pop.arrivals[1:].sum(axis=0)
+    grown = (real * present / pop.initial).sum()
+    assert installed.iloc[-1] == pytest.approx(grown)
+    assert t["users"].iloc[-1] == pytest.approx(grown)
+    # growth_rate a quarter, compounded; each country carries less than one
+    # simulated user (whole users arrive) to the next quarter, and users not yet
+    # arrived do not grow the market (hence the 10 % margin over four quarters)
+    expected = real.sum() * (1 + m.params.growth_rate) ** 4
+    assert -1e-9 * expected <= expected - grown <= 1.1 * m.country_scale.sum()

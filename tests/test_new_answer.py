@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 
 from privmarket.agents.answers import (
@@ -23,7 +24,7 @@ from privmarket.agents.answers import (
 from privmarket.agents.strategies import STRATEGIES, Strategy, register_strategy
 from privmarket.sim.model import MarketModel
 from privmarket.sim.params import ScriptedDemand
-from privmarket.sim.vocabulary import STRATEGY_NAMES, Answer, Presence
+from privmarket.sim.vocabulary import STRATEGY_NAMES, Answer, Demand, Presence
 
 from .conftest import small_world
 
@@ -67,8 +68,26 @@ def refusal_world(strategy: str):
     )
 
 
+def vendor_of(stance: float, readable: tuple[bool, bool, bool] = (True, True, True)):
+    """A real vendor of a small world, with this stance and these readable tiers."""
+    params = small_world(
+        vendors=[
+            dict(name="Asked", initial_share=0.5, stance=stance, readable=readable),
+            dict(name="Other", initial_share=0.5, stance=0.3),
+        ]
+    )
+    return MarketModel(params, rng=0).vendor_list[0]
+
+
+def demand_for(segments: tuple[bool, bool, bool] = (True, True, True)) -> Demand:
+    """A demand of the first country to the first vendor for these tiers."""
+    asked = np.array(segments, dtype=bool)
+    return Demand(id=1, country=0, vendor=0, segments=asked, severity=1.0, made=1, deadline=2)
+
+
 def test_a_sixth_answer_is_registered_and_used_in_a_run(delay_answer) -> None:
-    assert "delay" in ANSWERS and "delay" in feasible_answers(1.0)
+    # it needs no reading: open even to a vendor that cannot read anything
+    assert "delay" in ANSWERS and "delay" in feasible_answers(vendor_of(1.0), demand_for())
     m = MarketModel(refusal_world(Staller.name), rng=1).run()
     events = m.event_frame()
     answer = events.query("event == 'answer'").iloc[0]
@@ -96,5 +115,16 @@ def test_the_built_in_answers_cannot_be_removed_and_extras_go(delay_answer) -> N
 
 
 def test_an_answer_that_needs_reading_is_not_open_to_a_vendor_that_cannot_read() -> None:
-    assert Answer.COMPLY not in feasible_answers(1.0)
-    assert Answer.COMPLY in feasible_answers(0.99)
+    every_tier = demand_for()
+    closed, nearly = vendor_of(1.0), vendor_of(0.99)
+    for answer in (Answer.COMPLY, Answer.NEGOTIATE):
+        assert answer not in feasible_answers(closed, every_tier)
+        assert answer in feasible_answers(nearly, every_tier)
+    assert Answer.REFUSE in feasible_answers(closed, every_tier)
+    # a deal hands over only tiers the vendor can read; compliance may mean
+    # building access to the others
+    keys_held_by_users = vendor_of(0.5, readable=(False, True, True))
+    consumer_only = demand_for((True, False, False))
+    assert Answer.NEGOTIATE not in feasible_answers(keys_held_by_users, consumer_only)
+    assert Answer.COMPLY in feasible_answers(keys_held_by_users, consumer_only)
+    assert Answer.NEGOTIATE in feasible_answers(keys_held_by_users, every_tier)

@@ -61,11 +61,23 @@ def test_the_long_frame_is_tidy_typed_and_agrees_with_the_table(run: MarketModel
     assert cash["value"].tolist() == table["Aegis.cash"].tolist()
     # per country and segment: installed users, units sold, readable users, in real users
     inst = frame.query("figure == 'installed_users' and quarter == 8")
-    assert inst["value"].sum() == pytest.approx(run.installed.sum() * run.scale)
+    # Every user there is on some vendor; a simulated user stands for the real
+    # users of its country, and the market grows: each country's real users
+    # times how far its simulated users have grown from the start.
+    pop = run.population
+    real = np.array([c.population for c in run.params.countries]) * 1e6
+    present = pop.initial + pop.arrivals[1:9].sum(axis=0)
+    users = float((real * present / pop.initial).sum())
+    assert present.sum() > pop.initial.sum()  # it grew
+    assert inst["value"].sum() == pytest.approx(users)
+    assert table["users"].iloc[8] == pytest.approx(users)
+    by_vendor = inst.groupby("entity", observed=True)["value"].sum()
+    for v in run.vendor_list:
+        assert by_vendor[v.name] == pytest.approx(table[f"{v.name}.installed"].iloc[8])
     by_seg = inst.groupby("segment", observed=True)["value"].sum()
     assert set(by_seg.index) == {"consumer", "enterprise", "government"}
     readable = frame.query("figure == 'readable_users' and quarter == 8")["value"].sum()
-    assert readable == pytest.approx(run.exposure() * run.installed.sum() * run.scale)
+    assert readable == pytest.approx(run.exposure() * users)
 
 
 def test_plot_is_a_pyplot_figure_with_calendar_dates(run: MarketModel, tmp_path) -> None:

@@ -28,7 +28,7 @@ import numpy as np
 from privmarket.experiments.sweep.seeds import design_rng, design_seed
 
 if TYPE_CHECKING:
-    from privmarket.experiments.sweep.spec import Experiment, Varied
+    from privmarket.experiments.sweep.experiment import Experiment, Varied
 
 
 def salib_problem(names: list[str]) -> dict[str, Any]:

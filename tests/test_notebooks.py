@@ -36,6 +36,9 @@ PUBLIC_MODULES = (
     "privmarket.sim.plots",
     "privmarket.experiments.runs",
     "privmarket.experiments.calibrate",
+    "privmarket.experiments.patterns",
+    "privmarket.experiments.causes",
+    "privmarket.agents.valuation",
     "privmarket.experiments.sweep.runner",
     "privmarket.experiments.sweep.store",
     "privmarket.experiments.analysis",
@@ -101,6 +104,41 @@ def test_uses_only_the_public_api(name: str) -> None:
     private = {m for m in ours if not any(m == p or m.startswith(p + ".") for p in PUBLIC_MODULES)}
     assert not private, f"{name} imports modules outside the public API: {sorted(private)}"
     assert ours, f"{name} imports nothing from the project"
+
+
+@pytest.mark.parametrize("name", ["02-pakistan-2015.ipynb", "04-platform-decline.ipynb"])
+def test_case_notebooks_show_posterior_prediction_and_causes(name: str) -> None:
+    """The real cases' notebooks read the shipped posterior, predict out of sample from a
+    posterior fitted without what they predict, and switch mechanisms off."""
+    source = "\n".join(c.source for c in code_cells(read(name)))
+    assert "posterior_sample()" in source
+    holdout = re.search(r'posterior_sample\("(decline-2009-2012|without-[a-z0-9-]+)"\)', source)
+    assert holdout, f"{name} makes no out-of-sample prediction from a held-out posterior"
+    assert "counterfactuals(" in source, f"{name} has no causes table"
+
+
+#: A name in bold followed by its interval: "**trust** (+0.33, 95% interval -0.12 to +0.70)".
+NAMED_WITH_INTERVAL = re.compile(
+    r"\*\*([^*]+)\*\*\s*\([^()]*?interval\s+([-+]?\d*\.?\d+)\s+to\s+([-+]?\d*\.?\d+)"
+)
+
+
+def spanning_zero(text: str) -> list[str]:
+    """Names a conclusion sets in bold whose interval includes zero."""
+    return [
+        m.group(0)
+        for m in NAMED_WITH_INTERVAL.finditer(text)
+        if float(m.group(2)) <= 0 <= float(m.group(3))
+    ]
+
+
+def test_spanning_zero_finds_named_drivers_without_support() -> None:
+    assert spanning_zero("carried by **trust** (+0.33, 95% interval -0.12 to +0.70).") == [
+        "**trust** (+0.33, 95% interval -0.12 to +0.70"
+    ]
+    assert not spanning_zero("**R&D** (+4.1 points, 95% interval +1.2 to +7.0)")
+    assert not spanning_zero("**growth** (-0.40, 95% interval -0.71 to -0.09)")
+    assert not spanning_zero("largest point value: trust (+0.33, 95% interval -0.12 to +0.70)")
 
 
 @pytest.mark.parametrize("name", EXPECTED)
@@ -192,6 +230,8 @@ def test_notebook_runs_top_to_bottom(
     conclusion = "".join(_outputs(cells[-1], "text/markdown"))
     assert re.search(r"\d", conclusion), f"{name}: no computed conclusion in the last cell"
     assert "{" not in conclusion, f"{name}: unformatted placeholder in the conclusion"
+    # A driver is named (in bold) only when its interval excludes zero.
+    assert not spanning_zero(conclusion), f"{name} names a driver whose interval spans zero"
 
 
 @pytest.mark.notebooks

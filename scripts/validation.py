@@ -52,7 +52,13 @@ def patterns(out: Path, draws: int, seeds: int, users: int) -> None:
     spec = CalibrationSpec.load()
     with ProcessPoolExecutor(2) as ex:
         runs = posterior_runs(
-            sample, [*STANDOFFS, DECLINE], draws, seeds, users, ex, spec.seed + 1,
+            sample,
+            [*STANDOFFS, DECLINE],
+            draws,
+            seeds,
+            users,
+            ex,
+            spec.seed + 1,
             decline_users=spec.decline_users,
         )
     runs.to_parquet(out / "pattern_runs.parquet", index=False)
@@ -66,8 +72,9 @@ def _first_year(task: tuple[str, dict, int]) -> dict:
     m = MarketModel(case, rng=seed, n_users=4000, **world_updates(theta)).run(4)
     i = m.vendor_index(vendor)
     rev = float(m.results.vendor["revenue"][1:5, i].sum())
-    return dict(case=case, vendor=vendor, seed=seed, revenue=rev,
-                cash=float(m.results.vendor["cash"][0, i]))
+    return dict(
+        case=case, vendor=vendor, seed=seed, revenue=rev, cash=float(m.results.vendor["cash"][0, i])
+    )
 
 
 def money(out: Path, draws: int) -> None:
@@ -79,16 +86,32 @@ def money(out: Path, draws: int) -> None:
     for case, g in df.groupby("case", sort=False):
         vendor, revenue, cash, note = REPORTED[case]
         model = float(g["revenue"].median())
-        rows.append(dict(case=case, vendor=vendor, model_revenue=model, reported_revenue=revenue,
-                         ratio=model / revenue, model_cash=float(g["cash"].median()),
-                         reported_cash=cash, source=note))
+        rows.append(
+            dict(
+                case=case,
+                vendor=vendor,
+                model_revenue=model,
+                reported_revenue=revenue,
+                ratio=model / revenue,
+                model_cash=float(g["cash"].median()),
+                reported_cash=cash,
+                source=note,
+            )
+        )
     decline = pd.read_csv(out / "decline_fit.csv") if (out / "decline_fit.csv").exists() else None
     if decline is not None:
         rev = decline[decline["vendor"].str.startswith("BlackBerry revenue")]
         for r in rev.itertuples():
-            rows.append(dict(case=f"{DECLINE} {r.year}", vendor="BlackBerry",
-                             model_revenue=r.median, reported_revenue=r.observed,
-                             ratio=r.median / r.observed, source="data/vendor_revenue.csv"))
+            rows.append(
+                dict(
+                    case=f"{DECLINE} {r.year}",
+                    vendor="BlackBerry",
+                    model_revenue=r.median,
+                    reported_revenue=r.observed,
+                    ratio=r.median / r.observed,
+                    source="data/vendor_revenue.csv",
+                )
+            )
     pd.DataFrame(rows).to_csv(out / "money.csv", index=False, float_format="%.3g")
 
 
@@ -111,17 +134,34 @@ def holdout(out: Path, population: int, generations: int) -> None:
         folder = out / name
         if (folder / "patterns.csv").exists():
             continue  # done in an earlier session of this script
-        cmd = [sys.executable, "-m", "privmarket.experiments.cli", "calibrate", *extra,
-               "--population", str(population), "--generations", str(generations),
-               "--out", str(folder)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "privmarket.experiments.cli",
+            "calibrate",
+            *extra,
+            "--population",
+            str(population),
+            "--generations",
+            str(generations),
+            "--out",
+            str(folder),
+        ]
         print("running:", " ".join(cmd[2:]), flush=True)
         subprocess.run(cmd, check=True)
     rows = []
     for case in STANDOFFS:
         probs = pd.read_csv(out / f"without-{case}" / "patterns.csv")
         for r in probs[probs["case"] == case].itertuples():
-            rows.append(dict(case=case, pattern=r.pattern, predicted=r.probability,
-                             runs=r.runs, required=r.required))
+            rows.append(
+                dict(
+                    case=case,
+                    pattern=r.pattern,
+                    predicted=r.probability,
+                    runs=r.runs,
+                    required=r.required,
+                )
+            )
     pd.DataFrame(rows).to_csv(out / "leave_one_out.csv", index=False, float_format="%.3f")
     fit = pd.read_csv(out / "decline-2009-2012" / "decline_fit.csv")
     shares = fit[~fit["vendor"].str.contains("revenue")]

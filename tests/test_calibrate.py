@@ -48,18 +48,26 @@ def test_the_shipped_spec_names_only_world_parameters():
 @pytest.mark.parametrize(
     ("text", "words"),
     [
-        ("seed = 1\npopulation = 4\ngenerations = 1\ndraws = 2\nusers = 300\n"
-         "decline_users = 300\nseeds = 1\n[priors]\nn_users = [1, 2]\n",
-         ["priors", "'n_users'", "not a world parameter"]),
-        ("seed = 1\npopulation = 4\ngenerations = 1\ndraws = 2\nusers = 300\n"
-         "decline_users = 300\nseeds = 1\n[priors]\nhazard = [0.2, 0.1]\n",
-         ["'hazard'", "low < high"]),
-        ("seed = 1\npopulation = 2\ngenerations = 1\ndraws = 2\nusers = 300\n"
-         "decline_users = 300\nseeds = 1\n[priors]\nhazard = [0.1, 0.2]\n",
-         ["population", "greater than or equal to 4"]),
-        ("seed = 1\npopulation = 4\ngenerations = 1\ndraws = 2\nusers = 300\n"
-         "decline_users = 300\nseeds = 1\nspeed = 3\n[priors]\nhazard = [0.1, 0.2]\n",
-         ["speed", "Extra inputs"]),
+        (
+            "seed = 1\npopulation = 4\ngenerations = 1\ndraws = 2\nusers = 300\n"
+            "decline_users = 300\nseeds = 1\n[priors]\nn_users = [1, 2]\n",
+            ["priors", "'n_users'", "not a world parameter"],
+        ),
+        (
+            "seed = 1\npopulation = 4\ngenerations = 1\ndraws = 2\nusers = 300\n"
+            "decline_users = 300\nseeds = 1\n[priors]\nhazard = [0.2, 0.1]\n",
+            ["'hazard'", "low < high"],
+        ),
+        (
+            "seed = 1\npopulation = 2\ngenerations = 1\ndraws = 2\nusers = 300\n"
+            "decline_users = 300\nseeds = 1\n[priors]\nhazard = [0.1, 0.2]\n",
+            ["population", "greater than or equal to 4"],
+        ),
+        (
+            "seed = 1\npopulation = 4\ngenerations = 1\ndraws = 2\nusers = 300\n"
+            "decline_users = 300\nseeds = 1\nspeed = 3\n[priors]\nhazard = [0.1, 0.2]\n",
+            ["speed", "Extra inputs"],
+        ),
         ("seed = [", ["not valid TOML"]),
     ],
 )
@@ -103,7 +111,9 @@ def test_observed_shares_and_revenue_are_the_cited_figures():
 def test_distance_charges_only_shortfalls_and_errors():
     w = C.Weights(patterns=1.0, shares=4.0, revenue=0.5)
     x0 = {"pattern:a:x": 0.7, "share:2010:A": 0.2, "revenue:2010:A": 100.0}
-    assert C.distance(w, {"pattern:a:x": 0.9, "share:2010:A": 0.2, "revenue:2010:A": 100.0}, x0) == 0
+    assert (
+        C.distance(w, {"pattern:a:x": 0.9, "share:2010:A": 0.2, "revenue:2010:A": 100.0}, x0) == 0
+    )
     d = C.distance(w, {"pattern:a:x": 0.5, "share:2010:A": 0.3, "revenue:2010:A": 200.0}, x0)
     assert d == pytest.approx(0.2 + 4 * 0.1 + 0.5 * math.log(2))
 

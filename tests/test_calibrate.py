@@ -189,7 +189,7 @@ def test_outputs_load_and_the_world_file_is_a_valid_world(small_problem, tmp_pat
     import tomllib
 
     world = tomllib.loads((out / "world.toml").read_text())
-    p = Params().with_updates(world)
+    p = Params().with_updates(world["estimate"])
     assert p.b_ecosystem == pytest.approx(result.point["b_ecosystem"])
 
 

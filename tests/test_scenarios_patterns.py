@@ -14,7 +14,9 @@ parameters where it fails is shown below.
 from __future__ import annotations
 
 import os
+from importlib.resources import files
 
+import pandas as pd
 import pytest
 
 from privmarket.experiments.calibrate import (
@@ -58,10 +60,30 @@ def probabilities():
     return pattern_probabilities(runs)
 
 
+def _shipped_probabilities() -> dict[tuple[str, str], float]:
+    """Each pattern's probability as the shipped calibration recorded it (200 runs)."""
+    table = pd.read_csv(str(files("privmarket.sim").joinpath("posterior/patterns.csv")))
+    return {(r.case, r.pattern): r.probability for r in table.itertuples()}
+
+
+def _pattern_cases() -> list:
+    """Every pattern; those the shipped calibration itself records below the floor
+    are expected failures (docs/validation.md, "What fails"). Strict: once one
+    passes, the record is stale and the mark must go."""
+    recorded = _shipped_probabilities()
+    cases = []
+    for c in [*STANDOFFS, DECLINE]:
+        for p in PATTERNS[c]:
+            marks = []
+            if recorded[(c, p.key)] < FLOOR:
+                why = f"the shipped calibration records {recorded[(c, p.key)]:.2f} over 200 runs"
+                marks = [pytest.mark.xfail(reason=why, strict=True)]
+            cases.append(pytest.param(c, p.key, marks=marks, id=f"{c}:{p.key}"))
+    return cases
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "case,key", [(c, p.key) for c in [*STANDOFFS, DECLINE] for p in PATTERNS[c]]
-)
+@pytest.mark.parametrize("case,key", _pattern_cases())
 def test_one_posterior_reproduces_each_pattern(probabilities, case: str, key: str) -> None:
     row = probabilities.query("case == @case and pattern == @key").iloc[0]
     assert row["runs"] == DRAWS * SEEDS
@@ -85,7 +107,7 @@ FAILS_WHERE = {
     ("saudi-2010", "consumer-open"): dict(STUBBORN, ban_cost_weight=100.0),
     ("saudi-2010", "stays"): dict(STUBBORN, ban_cost_weight=0.0),
     ("india-2010-2013", "consumer-open"): dict(STUBBORN, ban_cost_weight=100.0),
-    ("india-2010-2013", "enterprise-closed"): EASY_ACCESS,
+    ("india-2010-2013", "enterprise-closed"): dict(EASY_ACCESS, ban_cost_weight=0.0),
     ("india-2010-2013", "no-ban"): dict(
         ban_cost_weight=0.0, trust_loss_comply=0.5, legal_penalty=0.0
     ),

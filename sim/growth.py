@@ -19,7 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from privmarket.sim.params import Params
+from privmarket.sim.params import ParameterError, Params
+
+#: The most simulated users a run may reach with its arrivals: the same ceiling as
+#: ``n_users`` itself (a store this size needs several GB).
+MAX_USERS = Params.model_fields["n_users"].metadata[-1].le
 
 
 def calendar_year(params: Params, quarter: int) -> int:
@@ -45,6 +49,7 @@ def arrivals(params: Params, initial: np.ndarray, scale: np.ndarray) -> np.ndarr
     weights /= weights.sum()
     users = float((initial * scale).sum())  # real users
     owed = np.zeros(n_c)  # fractional simulated users carried to the next quarter
+    total = int(initial.sum())  # simulated users so far
     for t in range(1, horizon + 1):
         if params.units_sold:
             year = calendar_year(params, t)
@@ -54,6 +59,14 @@ def arrivals(params: Params, initial: np.ndarray, scale: np.ndarray) -> np.ndarr
             new = params.growth_rate * users
         share = new * weights / scale + owed
         whole = np.floor(share)
+        total += int(min(whole.sum(), MAX_USERS + 1))
+        if total > MAX_USERS:
+            path = "units_sold" if params.units_sold else f"growth_rate={params.growth_rate:g}"
+            raise ParameterError(
+                f"{path}: the market would pass {MAX_USERS:,} simulated users by quarter {t} "
+                f"of quarters={params.quarters} from n_users={params.n_users:,}; "
+                "allowed: a path that stays below it (lower the growth, the quarters or n_users)"
+            )
         owed = share - whole
         out[t] = whole.astype(np.int64)
         users += float((whole * scale).sum())

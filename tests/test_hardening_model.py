@@ -87,6 +87,8 @@ def accepted_overrides(draw):
     out["vendors.Open.initial_share"] = max(out.get("vendors.Open.initial_share", 0.6), 0.01)
     out["n_users"] = draw(st.integers(1, 400))
     out["contacts_mean_degree"] = draw(st.integers(0, 12))
+    # the store is sized for the horizon's arrivals: four quarters, as the test runs
+    out["quarters"] = 4
     return out
 
 
@@ -188,3 +190,10 @@ def test_one_vendor_world():
     m = MarketModel(p, rng=1).run(12)
     check_invariants(m)
     assert m.installed_share().tolist() in ([1.0], [0.0])
+
+
+def test_a_market_that_outgrows_any_store_is_refused_by_name():
+    with pytest.raises(ParameterError, match=r"growth_rate=0.5: the market would pass 50,000,000"):
+        MarketModel(n_users=400, growth_rate=0.5, rng=0)
+    m = MarketModel(n_users=400, growth_rate=0.5, quarters=4, rng=0)  # fine over a short run
+    assert m.population.n < 400 * 1.5**4 + 10

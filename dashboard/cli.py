@@ -27,7 +27,7 @@ APP_PATH = Path(__file__).with_name("app.py")
 
 
 def _usage_error(message: str) -> Exception:
-    from privmarket.experiments.cli import UsageError
+    from privmarket.experiments.errors import UsageError
 
     return UsageError(message)
 

@@ -158,9 +158,9 @@ def run_case(impl: str, users: int, quarters: int, seed: int) -> dict[str, Any]:
     # Time spent on the user side (the quarter's choices and the users' figures
     # the vendors weigh), the part the two implementations do differently.
     user_side = [0.0]
-    users = model.user_market
+    market = model.user_market
     for name in ("choose", "privacy_totals"):
-        method = getattr(users, name)
+        method = getattr(market, name)
 
         def timed(*args, method=method):
             t = time.perf_counter()
@@ -168,7 +168,7 @@ def run_case(impl: str, users: int, quarters: int, seed: int) -> dict[str, Any]:
             user_side[0] += time.perf_counter() - t
             return out
 
-        setattr(users, name, timed)
+        setattr(market, name, timed)
     steps = []
     for _ in range(quarters):
         t = time.perf_counter()
@@ -706,7 +706,7 @@ def run_bench(
 
 # -------------------------------------------------------------------- CLI
 def _bench(args: argparse.Namespace) -> int:
-    from privmarket.experiments.cli import UsageError
+    from privmarket.experiments.errors import UsageError
 
     if args.repeats is not None and args.repeats < 1:
         raise UsageError(f"--repeats {args.repeats}: must be at least 1")
@@ -734,6 +734,14 @@ def _bench(args: argparse.Namespace) -> int:
     print()
     print(format_targets(result["targets"]))
     print(f"\n  wrote {out}" + (f" and {figure}" if figure else ""))
+    failed = [r for r in result["runs"] if "error" in r]
+    if failed:
+        print(
+            f"privmarket bench: error: {len(failed)} of {len(result['runs'])} runs failed "
+            f"(first: {failed[0]['impl']} at {failed[0]['users']:,} users: {failed[0]['error']})",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from privmarket.experiments.errors import UsageError  # noqa: F401 (re-exported)
 from privmarket.sim.params import ParameterError
 
 #: Modules that register subcommands, in the order ``--help`` lists them.
@@ -27,10 +28,6 @@ COMMAND_MODULES = [
     "privmarket.experiments.bench",  # bench
     "privmarket.dashboard.cli",  # dashboard
 ]
-
-
-class UsageError(ValueError):
-    """A command-line value the user must fix."""
 
 
 def parse_value(text: str) -> Any:

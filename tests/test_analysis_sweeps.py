@@ -61,7 +61,7 @@ kind = "grid"
 series = ["privacy_exposure", "Aegis.installed_share"]
 [analysis]
 outcome = "Aegis.installed_share"
-discover = "Aegis.installed_share > 0.04"
+discover = "privacy_exposure > 0.2"
 """
 
 
@@ -285,7 +285,7 @@ def test_discover_is_repeatable():
 
 
 def test_discover_on_real_results(grid):
-    found = discover(grid, "Aegis.installed_share > 0.04")
+    found = discover(grid, "privacy_exposure > 0.2")
     assert found.n == 18 and "PRIM" in found.text()
     assert isinstance(tradeoff_figure(found), Figure)
 
@@ -350,7 +350,12 @@ def test_analyze_states_the_runs_it_left_out(grid, tmp_path, capsys, monkeypatch
         "left out 3 of 18 runs for Aegis.installed_share: 2 failed "
         "(2 x MemoryError: out of memory); 1 with an infinite value; 15 used"
     )
-    assert out.count(line) == 2  # for the outcome, and again for the discovery
+    assert out.count(line) == 1  # for the outcome
+    # and for the discovery's condition (on privacy_exposure, which is finite)
+    assert (
+        "left out 2 of 18 runs for privacy_exposure: 2 failed "
+        "(2 x MemoryError: out of memory); 16 used"
+    ) in out
     assert "over 15 runs" in out
     points = pd.read_csv(tmp_path / "a" / "points.csv")
     assert points["n"].sum() == 15 and np.isfinite(points["mean"]).all()
@@ -444,26 +449,28 @@ def test_analyze_command_writes_tables_and_figures(grid, saltelli, tmp_path, cap
 
 
 def test_analyze_discover_reports_density_and_coverage(grid, tmp_path, capsys):
-    # On this grid Aegis's share exceeds 0.04 exactly in the 6 runs at stance 1.0.
-    args = ["analyze", str(grid), "--discover", "Aegis.installed_share > 0.04"]
+    # On this grid exposure above 0.2 holds in 8 runs, all at the high appetite
+    # (9 runs): a box of density 8/9 that covers every run where it holds.
+    args = ["analyze", str(grid), "--discover", "privacy_exposure > 0.2"]
     assert main([*args, "--out", str(tmp_path / "a")]) == 0
     out = capsys.readouterr().out
-    assert "holds in 6 of 18 runs" in out and "vendors.Aegis.stance >=" in out
-    assert "density 1.00 (holds in 6 of its 6 runs), coverage 1.00" in out
-    found = discover(grid, "Aegis.installed_share > 0.04")
+    assert "holds in 8 of 18 runs" in out
+    assert "box (density threshold 0.80): countries.*.appetite >= 0.5" in out
+    assert "density 0.89 (holds in 8 of its 9 runs), coverage 1.00" in out
+    found = discover(grid, "privacy_exposure > 0.2")
     assert (tmp_path / "a" / "discovery.txt").read_text().strip() == found.text()
-    # Exposure above 0.2 holds in 6 runs, all at the high appetite (9 runs): 67% at best.
-    args = ["analyze", str(grid), "--discover", "privacy_exposure > 0.2"]
+    # Above 0.45 it holds in 5 runs, all at the high appetite: 56% at best.
+    args = ["analyze", str(grid), "--discover", "privacy_exposure > 0.45"]
     assert main([*args, "--out", str(tmp_path / "b")]) == 0
     out = capsys.readouterr().out
-    assert "holds in 6 of 18 runs" in out
+    assert "holds in 5 of 18 runs" in out
     assert "no box reaches the density threshold 0.80; the densest box PRIM found" in out
-    assert "density 0.67 (holds in 6 of its 9 runs)" in out and "not a finding" in out
-    assert main([*args, "--threshold", "0.6", "--out", str(tmp_path / "c")]) == 0
+    assert "density 0.56 (holds in 5 of its 9 runs)" in out and "not a finding" in out
+    assert main([*args, "--threshold", "0.5", "--out", str(tmp_path / "c")]) == 0
     out = capsys.readouterr().out
-    assert "box (density threshold 0.60): countries.*.appetite >= 0.5" in out
+    assert "box (density threshold 0.50): countries.*.appetite >= 0.5" in out
     assert main([*args, "--method", "tree", "--out", str(tmp_path / "t")]) == 0
-    assert "decision tree: 'privacy_exposure > 0.2'" in capsys.readouterr().out
+    assert "decision tree: 'privacy_exposure > 0.45'" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -499,5 +506,5 @@ def test_analyze_refuses_a_foreign_manifest_in_one_line(tmp_path, capsys, text):
     (tmp_path / "manifest.json").write_text(text)
     assert main(["analyze", str(tmp_path), "--out", str(tmp_path / "a")]) == 2
     err = capsys.readouterr().err
-    assert "is not a sweep's" in err and len(err.strip().splitlines()) == 1
+    assert "sweep manifest" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "a").exists()

@@ -257,7 +257,7 @@ def check_scheduler_address(address: str) -> None:
     """Refuse (``UsageError``, one line) an address that is not SCHEME://HOST:PORT."""
     from distributed.comm.addressing import parse_address, parse_host_port
 
-    from privmarket.experiments.cli import UsageError
+    from privmarket.experiments.errors import UsageError
 
     example = "e.g. tcp://10.0.0.5:8786"
     try:
@@ -327,7 +327,7 @@ def probe_scheduler(address: str, timeout: float, lost: bool = False) -> None:
 
 def check_backend_args(name: str, workers: int | None, scheduler: str | None) -> None:
     """Reject backend options that do not fit together (a UsageError naming the choices)."""
-    from privmarket.experiments.cli import UsageError
+    from privmarket.experiments.errors import UsageError
 
     if name not in BACKENDS:
         raise UsageError(f"--backend {name!r}: allowed: {', '.join(BACKENDS)}")

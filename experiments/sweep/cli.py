@@ -14,7 +14,7 @@ def example_names() -> list[str]:
 
 def resolve_experiment(name: str) -> Path:
     """A path to an experiment file; a bare name such as ``quick-grid`` finds a shipped example."""
-    from privmarket.experiments.cli import UsageError
+    from privmarket.experiments.errors import UsageError
 
     p = Path(name)
     if p.exists():
@@ -50,7 +50,7 @@ def _plan_text(exp) -> str:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from privmarket.experiments.cli import UsageError
+    from privmarket.experiments.errors import UsageError
     from privmarket.experiments.sweep.runner import run_sweep
     from privmarket.experiments.sweep.spec import load_experiment
 
@@ -85,7 +85,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
 def _analyze(args: argparse.Namespace) -> int:
     from privmarket.experiments.analysis import analyze_folder
-    from privmarket.experiments.cli import UsageError
+    from privmarket.experiments.errors import UsageError
     from privmarket.experiments.output import OutputFolder
     from privmarket.experiments.sweep.store import SweepDirError, load_manifest
 

@@ -32,7 +32,6 @@ from privmarket.sim.params import Params
 
 FULL = os.environ.get("PRIVMARKET_HARDENING", "").strip().lower() == "full"
 REPO = Path(__file__).resolve().parent.parent
-DATA = REPO / "sim" / "scenarios" / "data" / "os_sales_share.csv"
 EXP = """\
 name = "outputs"
 quarters = 3
@@ -84,25 +83,24 @@ def sweep_folder(tmp_path_factory) -> Path:
     return tmp / "res"
 
 
+TINY_SPEC = (
+    "seed = 3\npopulation = 4\ngenerations = 1\ndraws = 2\nusers = 300\n"
+    "decline_users = 300\nseeds = 1\n[priors]\nb_ecosystem = [1.0, 8.0]\n"
+)
+
+
+def tiny_spec(exp: Path) -> Path:
+    """A calibration spec at the smallest budget, beside the experiment file."""
+    spec = exp.with_name("tiny-calibration.toml")
+    spec.write_text(TINY_SPEC)
+    return spec
+
+
 def command(name: str, out: str, sweep: Path, exp: Path) -> list[str]:
     """The command line of ``name`` writing to ``out`` (small sizes; refused before work)."""
     return {
         "run": ["run", "--users", "300", "--quarters", "2", "--no-figures", "--out", out],
-        "calibrate": [
-            "calibrate",
-            "platform-decline-2009-2016",
-            "--data",
-            str(DATA),
-            "--params",
-            "b_ecosystem=1:8",
-            "--budget",
-            "1",
-            "--seeds",
-            "1",
-            "--quiet",
-            "--out",
-            out,
-        ],
+        "calibrate": ["calibrate", "--spec", str(tiny_spec(exp)), "--workers", "1", "--out", out],
         "sweep": ["sweep", str(exp), "--backend", "serial", "--no-progress", "--out", out],
         "analyze": ["analyze", str(sweep), "--out", out],
         "bench": ["bench", "--quick", "--no-figure", "--out", out],

@@ -87,8 +87,9 @@ def accepted_overrides(draw):
     out["vendors.Open.initial_share"] = max(out.get("vendors.Open.initial_share", 0.6), 0.01)
     out["n_users"] = draw(st.integers(1, 400))
     out["contacts_mean_degree"] = draw(st.integers(0, 12))
-    # the store is sized for the horizon's arrivals: four quarters, as the test runs
-    out["quarters"] = 4
+    # the store is sized for the horizon's arrivals: eight quarters, as long as any
+    # test steps these worlds (growth_rate 0.5 over the default 40 would not fit)
+    out["quarters"] = 8
     return out
 
 

@@ -65,6 +65,10 @@ def refusal_world(strategy: str):
             ScriptedDemand(quarter=1, country=0, vendor="Target", severity=1.0, deadline=1)
         ],
         quarters=6,
+        # a ban costs the government little and its rule is sharp: refusing is banned
+        ban_cost_weight=0.5,
+        decision_temperature=0.0,
+        ban_review_rate=0.0,
     )
 
 

@@ -92,7 +92,6 @@ def test_uncertainties_take_the_catalogue_ranges_or_narrower_ones():
         ("hazard", (0.2, 0.1), "hazard: range (0.2, 0.1): low must be below high"),
         ("hazard", (0.1, float("nan")), "hazard: high end nan is not a finite number"),
         ("hazard", (True, 0.5), "hazard: low end True is not a finite number"),
-        ("vendors.Aegis.cash", None, "vendors.Aegis.cash has no declared lower bound"),
         ("vendors.Aegis.strategy", None, "give its levels as a list"),
         ("vendors.Aegis.strategy", ["principled", "psychic"], "level 'psychic' is not allowed"),
         ("vendors.Aegis.price", None, "vendors.Aegis.price is a vector parameter"),
@@ -178,7 +177,7 @@ def spawn():
 
 
 @pytest.mark.slow
-def test_50_lhs_experiments_sequential_and_multiprocessing_agree_and_prim_finds_survival(spawn):
+def test_50_lhs_experiments_sequential_and_multiprocessing_agree_and_prim_finds_exposure(spawn):
     model = market_model(
         {"vendors.Aegis.stance": None, "countries.*.appetite": None, "privacy_salience": (0.25, 3)},
         outcomes=["Aegis.alive", "privacy_exposure", "Aegis.exit_quarter"],
@@ -209,14 +208,14 @@ def test_50_lhs_experiments_sequential_and_multiprocessing_agree_and_prim_finds_
         assert seq_y["privacy_exposure"][i, k] == direct["privacy_exposure"]
         assert seq_y["Aegis_alive"][i, k] == direct["Aegis.alive"]
 
-    # PRIM (EMA's) on survival: Aegis survives where its privacy stance is high.
-    survival = seq_y["Aegis_alive"].mean(axis=1)
-    assert 0.1 < (survival >= 0.5).mean() < 0.9
-    box = prim.Prim(seq_x[names], survival >= 0.5).find_box()
+    # PRIM (EMA's) on privacy: exposure is high where governments' appetite is high.
+    exposed = seq_y["privacy_exposure"].mean(axis=1) > 0.3
+    assert 0.1 < exposed.mean() < 0.9
+    box = prim.Prim(seq_x[names], exposed).find_box()
     pt = box.peeling_trajectory
     meeting = pt[pt["density"] >= 0.8]
     assert not meeting.empty
     chosen = int(meeting["coverage"].idxmax())
     lims = box.box_lims[chosen]
-    assert lims.loc[0, "vendors_Aegis_stance"] > 0.2  # the stance is restricted from below
+    assert lims.loc[0, "countries_all_appetite"] > 0.5  # the appetite is restricted from below
     assert pt.loc[chosen, "coverage"] >= 0.5

@@ -57,6 +57,10 @@ def test_the_wheel_installs_only_privmarket_beside_another_top_level_agents(
         top = {name.split("/")[0] for name in z.namelist()}
     assert {t for t in top if not t.endswith(".dist-info")} == {"privmarket"}
     assert "privmarket/sim/scenarios/pakistan-2015.toml" in z.namelist()
+    # the calibrated world ships with the package, and its out-of-sample posteriors too
+    for name in ("world.toml", "posterior.parquet", "patterns.csv", "holdout/without-uk-2025.parquet"):
+        assert f"privmarket/sim/posterior/{name}" in z.namelist(), name
+    assert "privmarket/experiments/calibration.toml" in z.namelist()
 
     other = tmp_path / "other-src"
     (other / "agents").mkdir(parents=True)
@@ -90,7 +94,7 @@ def test_the_wheel_installs_only_privmarket_beside_another_top_level_agents(
         "assert agents.WHO == 'another package'\n"
         "assert privmarket.__file__.startswith(" + repr(str(site)) + ")\n"
         "m = MarketModel('pakistan-2015', rng=1, n_users=2000).run()\n"
-        "print(m.summary()['BlackBerry.alive'])\n",
+        "print(m.quarter == m.params.quarters and 'BlackBerry.alive' in m.summary())\n",
         cwd=tmp_path,
     )
     assert out.strip() == "True"

@@ -208,8 +208,8 @@ class VendorSpec(_Strict):
         bad = {c: x for c, x in self.country_shares.items() if not 0 <= x <= 1}
         if bad:
             raise ValueError(f"country_shares {bad} must be shares between 0 and 1")
-        if any(p < 0 for p in self.price):
-            raise ValueError(f"price {self.price} must be non-negative")
+        if any(not 0 <= p <= 1e6 for p in self.price):
+            raise ValueError(f"price {self.price}: allowed: 0 to 1e6 US$ a device per segment")
         if any(a < 0 for a in self.segment_affinity):
             raise ValueError(f"segment_affinity {self.segment_affinity} must be non-negative")
         return self

@@ -27,7 +27,7 @@ def main() -> None:
     # The decline's fit as the joint calibration left it: every posterior draw
     # run with every case's shared world (privmarket calibrate writes this table).
     fit = pd.read_csv(str(files("privmarket.sim").joinpath("posterior/decline_fit.csv")))
-    title = "platform decline 2009-2016: posterior median and 90% band (lines), observed (points)"
+    title = "platform decline: posterior median, 90% band; observed (points)"
     fit_figure(fit, title).savefig(IMG / "platform-decline-fit.png", dpi=90)
     print(f"wrote {IMG}/baseline-overview.png and platform-decline-fit.png")
 

@@ -58,7 +58,12 @@ def test_the_wheel_installs_only_privmarket_beside_another_top_level_agents(
     assert {t for t in top if not t.endswith(".dist-info")} == {"privmarket"}
     assert "privmarket/sim/scenarios/pakistan-2015.toml" in z.namelist()
     # the calibrated world ships with the package, and its out-of-sample posteriors too
-    for name in ("world.toml", "posterior.parquet", "patterns.csv", "holdout/without-uk-2025.parquet"):
+    for name in (
+        "world.toml",
+        "posterior.parquet",
+        "patterns.csv",
+        "holdout/without-uk-2025.parquet",
+    ):
         assert f"privmarket/sim/posterior/{name}" in z.namelist(), name
     assert "privmarket/experiments/calibration.toml" in z.namelist()
 

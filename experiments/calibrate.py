@@ -749,6 +749,8 @@ def _cmd(args: argparse.Namespace) -> int:
             write_outputs(result, runs, folder)
             shutil.move(str(work / "history.db"), str(folder / "history.db"))
     finally:
+        # `work` is the temporary folder this command made above (mkdtemp) for
+        # pyabc's database; nothing of the user's is ever in it
         shutil.rmtree(work, ignore_errors=True)
     probs = pd.read_csv(out.path / "patterns.csv")
     print(f"done in {result.seconds:.0f} s, {result.evaluations} model evaluations")

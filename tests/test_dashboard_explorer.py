@@ -158,7 +158,7 @@ def test_a_manifest_or_chunks_linked_outside_the_root_is_refused(root, tmp_path)
     # one chunk file is a link to a file outside
     c = _copy_sweep(root / "sweeps" / "unit", root / "linked-chunk-file")
     chunk = sorted((c / "chunks").glob("runs-*.parquet"))[0]
-    chunk.unlink()
+    chunk.unlink()  # a chunk of the test's own copy of a sweep, replaced by a link
     os.symlink(outside / "chunks" / chunk.name, chunk)
     with pytest.raises(E.ExplorerError, match="is a link to a file outside"):
         E.resolve_under(root, "linked-chunk-file")

@@ -225,15 +225,17 @@ class UserPopulation:
         counts = self.contact_counts
         if counts is None or counts.shape[1] != n_vendors:
             return self.contact_shares(rows, n_vendors)
-        mine = np.take(counts, rows, axis=0)
-        # Among the contacts who have a vendor, as in :meth:`contact_shares`.
-        with_vendor = mine.sum(axis=1, dtype=np.int64)
-        np.maximum(with_vendor, 1, out=with_vendor)
-        out = np.empty((len(rows), n_vendors), dtype=np.float32)
-        # uint / int64 runs in float64 and is rounded to float32 once, as the gather's
-        # int64 / int64 is: identical shares.
-        np.divide(mine, with_vendor[:, None], out=out, casting="unsafe")
-        return out
+        # Counts are small integers, exact in float64: the quotient below is the
+        # gather's int64 / int64 in float64, rounded to float32 once (identical shares).
+        mine = np.take(counts, rows, axis=0).astype(np.float64)
+        # Among the contacts who have a vendor, as in :meth:`contact_shares`; summed
+        # column by column (a row sum over a few columns pays numpy's per-row cost).
+        with_vendor = mine[:, 0].copy()
+        for j in range(1, n_vendors):
+            with_vendor += mine[:, j]
+        np.maximum(with_vendor, 1.0, out=with_vendor)
+        mine /= with_vendor[:, None]
+        return mine.astype(np.float32)
 
     def move_contacts(self, users: np.ndarray, old: np.ndarray, new: np.ndarray) -> None:
         """Users ``users`` moved from vendors ``old`` to ``new`` (-1: none): update the
@@ -367,8 +369,11 @@ def gumbel_argmax(
     np.log(g, out=g)
     np.negative(g, out=g)
     np.log(g, out=g)
-    noisy = np.subtract(u, g)  # U + Gumbel noise (float64)
-    if n_v <= COLUMN_LOOP_MAX:
+    # U + Gumbel noise (float64), column by column in memory when the loops below
+    # walk the columns (the same numbers in either layout).
+    by_column = n_v <= COLUMN_LOOP_MAX
+    noisy = np.subtract(u, g, out=np.empty((n, n_v), order="F" if by_column else "C"))
+    if by_column:
         choice = np.zeros(n, dtype=np.int16)
         best = noisy[:, 0].copy()
         top = u[:, 0].copy()
@@ -391,7 +396,7 @@ def gumbel_argmax(
     # Log-sum, shifted by the row maximum for stability (reuses the noisy buffer).
     np.subtract(u, top[:, None], out=noisy)
     np.exp(noisy, out=noisy)
-    if n_v <= COLUMN_LOOP_MAX:
+    if by_column:
         total = noisy[:, 0].copy()
         for j in range(1, n_v):
             total += noisy[:, j]

@@ -92,7 +92,9 @@ class Vendor(mesa.Agent):
     # --- presence ---------------------------------------------------------
     def is_active_in(self, country: int) -> bool:
         """Sells in ``country`` (perhaps with some tiers blocked)."""
-        return self.alive and self.presence[country] == Presence.ACTIVE
+        # .item() gives a Python int: comparing a numpy scalar with the enum is slow,
+        # and governments ask this of every vendor every quarter.
+        return self.alive and self.presence.item(country) == Presence.ACTIVE
 
     def serves(self, country: int) -> np.ndarray:
         """(segments,) bool: the tiers it sells to in ``country`` now."""
@@ -233,9 +235,7 @@ class Vendor(mesa.Agent):
         p = params
         target = installed_share**p.ecosystem_exponent
         rd = p.rd_effect * self.spec.rd_spend / US_M_PER_BN
-        self.ecosystem = float(
-            np.clip(self.ecosystem + p.ecosystem_rate * (target - self.ecosystem) + rd, 0, 1)
-        )
+        self.ecosystem = _unit(self.ecosystem + p.ecosystem_rate * (target - self.ecosystem) + rd)
 
     def update_trust(self, params: Params) -> None:
         """Trust drifts back toward the stance, less so the more governments can read.
@@ -246,7 +246,7 @@ class Vendor(mesa.Agent):
         share_open = float(self.access.any(axis=1).mean())
         target = self.stance * (1.0 - params.access_trust_cap * share_open)
         self.trust += params.trust_recovery * (target - self.trust)
-        self.trust = float(np.clip(self.trust, 0.0, 1.0))
+        self.trust = _unit(self.trust)
 
     # --- 7. viability -----------------------------------------------------
     def viability(self, params: Params) -> str | None:
@@ -266,3 +266,8 @@ class Vendor(mesa.Agent):
         if self.losing_streak >= params.loss_quarters:
             return f"handset losses for {self.losing_streak} quarters in a row"
         return None
+
+
+def _unit(x: float) -> float:
+    """``x`` held to [0, 1] (a plain-float clip: numpy's costs microseconds on a scalar)."""
+    return min(max(float(x), 0.0), 1.0)

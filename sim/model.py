@@ -186,6 +186,7 @@ class MarketModel(mesa.Model):
         # oversampled): every figure summed over countries is weighted by it.
         self.country_scale = country_scale(params, self.user_market.present)
         self._segment_weights = np.asarray(params.segment_weights, dtype=np.float64)
+        self._weighted_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._income = np.array([c.income for c in params.countries])
         self.sales = np.zeros((n_v, n_c, 3), dtype=np.int64)
         self._gross_margin = np.zeros(n_v)
@@ -476,14 +477,19 @@ class MarketModel(mesa.Model):
         n_on = (self.installed.sum(axis=2) * self.country_scale).sum(axis=1)
         inst_share = self.installed_share()
         sales = self.sales if units is None else units
-        for v in self.vendor_list:
+        vendors = self.vendor_list
+        spec = [v.spec for v in vendors]
+        # Device margin per unit, by (vendor, segment); service revenue per user.
+        margin_unit = (
+            np.stack([v.price for v in vendors]) - np.array([s.unit_cost for s in spec])[:, None]
+        )
+        dev = (sales * margin_unit[:, None, :]).sum(axis=2)  # (V, C)
+        serv = self.installed.sum(axis=2) * np.array([s.service_revenue for s in spec])[:, None]
+        contribution = (dev + serv) * scale_m  # (V, C), US$M
+        self._local_margin[:] = contribution - np.array([s.country_cost for s in spec])[:, None]
+        self._gross_margin[:] = contribution.sum(axis=1)
+        for v in vendors:
             i = v.index
-            units_i = sales[i]
-            margin_unit = v.price[None, :] - v.spec.unit_cost
-            dev = (units_i * margin_unit).sum(axis=1)
-            serv = self.installed[i].sum(axis=1) * v.spec.service_revenue
-            self._local_margin[i] = (dev + serv) * scale_m - v.spec.country_cost
-            self._gross_margin[i] = float(((dev + serv) * scale_m).sum())
             mean_priv = priv_sum[i] / n_on[i] if n_on[i] else 0.0
             priv = mean_priv * v.stance * v.trust
             other = p.b_ecosystem * v.ecosystem + p.b_contacts * inst_share[i]
@@ -496,12 +502,12 @@ class MarketModel(mesa.Model):
         inst_share = self.installed_share()
         sales_share = self.sales_share()
         readable = self.readable()  # (V, C, 3)
-        readable_share = self.readable_share()
+        readable_share = self.readable_share(readable)
         market = {
             "active_vendors": sum(v.alive for v in vendors),
             "hhi": hhi(inst_share),
             "sales_hhi": hhi(sales_share),
-            "privacy_exposure": self.exposure(),
+            "privacy_exposure": self.exposure(readable),
             "consumer_welfare": self.welfare,
             "users": float((self.user_market.present * self.country_scale).sum()),
             "choosers": float((self.sales.sum(axis=(0, 2)) * self.country_scale).sum()),
@@ -576,10 +582,25 @@ class MarketModel(mesa.Model):
         with ``segments``, counting only its users in those tiers (those a block of
         that service would cut off)."""
         inst = self.installed
-        w = self._segment_weights if segments is None else self._segment_weights * segments
-        mine = float((inst[vendor, country] * w).sum())
-        total = float((inst[:, country].sum(axis=0) * self._segment_weights).sum())
+        if segments is None:
+            mine_all, totals = self._weighted_counts(inst)
+            mine, total = float(mine_all[vendor, country]), float(totals[country])
+        else:
+            mine = float((inst[vendor, country] * (self._segment_weights * segments)).sum())
+            total = float((inst[:, country].sum(axis=0) * self._segment_weights).sum())
         return mine / total if total > 0 else 0.0
+
+    def _weighted_counts(self, inst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Segment-weighted users by (vendor, country), and by country, for the counts
+        ``inst``. Governments read them for every vendor several times a quarter,
+        and the counts change only when users choose (which makes a new array), so
+        they are kept with the array they came from."""
+        cached = self._weighted_cache
+        if cached is None or cached[0] is not inst:
+            w = self._segment_weights
+            cached = (inst, (inst * w).sum(axis=2), (inst.sum(axis=0) * w).sum(axis=1))
+            self._weighted_cache = cached
+        return cached[1], cached[2]
 
     def local_margin(self, vendor: int, country: int) -> float:
         return float(self._local_margin[vendor, country])
@@ -647,16 +668,19 @@ class MarketModel(mesa.Model):
         access = np.stack([v.access for v in self.vendor_list])
         return self.installed * access
 
-    def readable_share(self) -> np.ndarray:
-        """Per country, the share of its users on platforms its government can read."""
+    def readable_share(self, readable: np.ndarray | None = None) -> np.ndarray:
+        """Per country, the share of its users on platforms its government can read
+        (from :meth:`readable`'s counts, computed unless given)."""
         tot = self.installed.sum(axis=(0, 2)).astype(np.float64)
-        readable = self.readable().sum(axis=(0, 2))
+        readable = (self.readable() if readable is None else readable).sum(axis=(0, 2))
         return np.divide(readable, tot, out=np.zeros_like(tot), where=tot > 0)
 
-    def exposure(self) -> float:
-        """Share of all users on platforms their own government can read (real users)."""
+    def exposure(self, readable: np.ndarray | None = None) -> float:
+        """Share of all users on platforms their own government can read (real users;
+        from :meth:`readable`'s counts, computed unless given)."""
         tot = self._real(self.installed).sum()
-        return float(self._real(self.readable()).sum() / tot) if tot else 0.0
+        readable = self.readable() if readable is None else readable
+        return float(self._real(readable).sum() / tot) if tot else 0.0
 
     def vendor_index(self, name: str) -> int:
         for v in self.vendor_list:

@@ -591,17 +591,28 @@ class UserMarket:
             cs *= 3
             cs += s[lo:hi]
             util = np.take(base, cs, axis=0)
-            util -= np.take(pop.price_sens, r)[:, None] * np.take(price_term, cs, axis=0)
-            util += np.take(pop.privacy, r)[:, None] * np.take(perceived, cs, axis=0)
+            # Each term in a buffer of its own, scaled in place (products commute:
+            # the same numbers as sensitivity x term).
+            term = np.take(price_term, cs, axis=0)
+            term *= np.take(pop.price_sens, r)[:, None]
+            util -= term
+            np.take(perceived, cs, axis=0, out=term)
+            term *= np.take(pop.privacy, r)[:, None]
+            util += term
             if p.b_contacts > 0:
                 util += p.b_contacts * pop.tracked_contact_shares(r, n_v)
             # Switching cost on every vendor but the current one: subtract it from
             # all, then put back the current vendor's untouched utility (exactly
             # what subtracting cost x [v != current] gives, with no (n, V) mask).
-            keep = np.flatnonzero(curb >= 0)
-            kept = util[keep, curb[keep]]
+            # Flat positions of the current vendors' cells (users with none have none).
+            current = np.arange(0, util.size, n_v, dtype=np.int64)
+            current += curb
+            if curb.min(initial=0) < 0:
+                current = current[curb >= 0]
+            flat = util.reshape(-1)
+            kept = np.take(flat, current)
             util -= p.switching_cost
-            util[keep, curb[keep]] = kept
+            np.put(flat, current, kept)
             avail = None if avail_cs.all() else np.take(avail_cs, cs, axis=0)
             choice[lo:hi], logsum[lo:hi] = gumbel_argmax(util, avail, self.rng)
             del util, avail

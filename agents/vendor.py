@@ -31,6 +31,19 @@ class DecisionRule(Protocol):
     def learn(self, vendor: Vendor, demand: Demand, reward: float, market: MarketView) -> None: ...
 
 
+def _answer_count(answer: Answer) -> property:
+    """A read-only count of the times a vendor has given ``answer``.
+
+    The counts live in one place, ``Vendor.answers_given`` (which also counts
+    answers added later); each reported figure is a view of one entry.
+    """
+
+    def count(vendor: Vendor) -> int:
+        return vendor.answers_given.get(answer, 0)
+
+    return property(count, doc=f"Demands answered {answer.value!r} so far.")
+
+
 class Vendor(mesa.Agent):
     """A phone vendor.
 
@@ -55,8 +68,6 @@ class Vendor(mesa.Agent):
         super().__init__(model)
         self.spec = spec
         self.index = index
-        self.name = spec.name
-        self.home = spec.home
         self.stance = spec.stance
         self.ecosystem = spec.ecosystem
         self.price = np.asarray(spec.price, dtype=np.float64)
@@ -88,6 +99,17 @@ class Vendor(mesa.Agent):
         self.costs = self.profit = self.handset_profit = 0.0
         self.units = 0.0
         self.installed = 0.0
+
+    # --- identity: fixed facts, read from the spec (only state is copied) ---
+    @property
+    def name(self) -> str:
+        """Label shown in outputs."""
+        return self.spec.name
+
+    @property
+    def home(self) -> int:
+        """Index of its home country."""
+        return self.spec.home
 
     # --- presence ---------------------------------------------------------
     def is_active_in(self, country: int) -> bool:
@@ -124,21 +146,11 @@ class Vendor(mesa.Agent):
     def answered(self, answer: str) -> None:
         self.answers_given[answer] = self.answers_given.get(answer, 0) + 1
 
-    @property
-    def complied(self) -> int:
-        return self.answers_given.get(Answer.COMPLY, 0)
-
-    @property
-    def negotiated(self) -> int:
-        return self.answers_given.get(Answer.NEGOTIATE, 0)
-
-    @property
-    def refused(self) -> int:
-        return self.answers_given.get(Answer.REFUSE, 0)
-
-    @property
-    def withdrawn(self) -> int:
-        return self.answers_given.get(Answer.WITHDRAW, 0)
+    # Counts of the standard answers, reported as figures by these names.
+    complied = _answer_count(Answer.COMPLY)
+    negotiated = _answer_count(Answer.NEGOTIATE)
+    refused = _answer_count(Answer.REFUSE)
+    withdrawn = _answer_count(Answer.WITHDRAW)
 
     # --- what the market values of this vendor, as its rules read them ---
     def local_value(self, country: int, market: MarketView) -> float:

@@ -54,53 +54,55 @@ _ANSWER_WORDS = {
 }
 
 
+#: How each kind of event is worded, for ``str.format``: ``a`` is the actor, ``t``
+#: the target, ``e`` the event itself, ``segments`` its traffic in words, and, for a
+#: demand, ``what`` is the access asked and ``prep`` the word that joins it to the
+#: traffic. Answers are worded by :data:`_ANSWER_WORDS`.
+_SENTENCES: dict[EventKind, str] = {
+    EventKind.DEMAND: (
+        "the government of {a} demands {what} {prep} {segments} traffic from {t} "
+        "(severity {e.severity:.2f}); deadline {e.deadline}"
+    ),
+    EventKind.ACCESS_GRANTED: "{a} gives the government of {t} access to {segments} traffic",
+    EventKind.WITHDRAW_FEATURE: (
+        "{a} withdraws a privacy feature in {t} rather than build access "
+        "(its privacy stance there is now {e.local_stance:.2f})"
+    ),
+    EventKind.BAN: (
+        "{a} bans {t} for refusing its demand "
+        "(its gain from access {e.gain:.2f} outweighs its cost of a ban {e.cost:.2f})"
+    ),
+    EventKind.BACKDOWN: (
+        "the government of {a} backs down and drops its demand on {t} "
+        "(its gain from access {e.gain:.2f} does not outweigh its cost of a ban {e.cost:.2f})"
+    ),
+    EventKind.PARTIAL_DEAL: (
+        "the government of {a} settles for partial access from {t} "
+        "(what is left to gain, {e.gain:.2f}, does not outweigh its cost of a ban "
+        "{e.cost:.2f})"
+    ),
+    EventKind.BAN_LIFTED: (
+        "the government of {a} lifts its ban on {t} "
+        "(the ban cost {e.cost:.2f} against a gain of {e.gain:.2f})"
+    ),
+    EventKind.COUNTRY_EXIT: "{a} leaves {t} rather than grant access",
+    EventKind.VENDOR_FAILURE: "{a} leaves the handset market ({e.reason})",
+}
+
+
 def describe(e: Event) -> str:
     """One event in plain words, as a sentence (without its calendar quarter)."""
     a, t = e.actor, e.target
-    k = e.kind
-    if k is EventKind.DEMAND:
+    if e.kind is EventKind.ANSWER:
+        s = _ANSWER_WORDS.get(e.answer, "{a} answers {t}: {x}").format(a=a, t=t, x=e.answer)
+    elif e.kind in _SENTENCES:
         what = SEVERITY_LABELS[e.band or 0]
         prep = "to" if "access" in what else "of"
-        s = (
-            f"the government of {a} demands {what} {prep} {_and(e.segments)} traffic from {t} "
-            f"(severity {e.severity:.2f}); deadline {e.deadline}"
+        s = _SENTENCES[e.kind].format(
+            a=a, t=t, e=e, segments=_and(e.segments), what=what, prep=prep
         )
-    elif k is EventKind.ANSWER:
-        s = _ANSWER_WORDS.get(e.answer, "{a} answers {t}: {x}").format(a=a, t=t, x=e.answer)
-    elif k is EventKind.ACCESS_GRANTED:
-        s = f"{a} gives the government of {t} access to {_and(e.segments)} traffic"
-    elif k is EventKind.WITHDRAW_FEATURE:
-        s = (
-            f"{a} withdraws a privacy feature in {t} rather than build access "
-            f"(its privacy stance there is now {e.local_stance:.2f})"
-        )
-    elif k is EventKind.BAN:
-        s = (
-            f"{a} bans {t} for refusing its demand "
-            f"(its gain from access {e.gain:.2f} outweighs its cost of a ban {e.cost:.2f})"
-        )
-    elif k is EventKind.BACKDOWN:
-        s = (
-            f"the government of {a} backs down and drops its demand on {t} "
-            f"(its gain from access {e.gain:.2f} does not outweigh its cost of a ban {e.cost:.2f})"
-        )
-    elif k is EventKind.PARTIAL_DEAL:
-        s = (
-            f"the government of {a} settles for partial access from {t} "
-            f"(what is left to gain, {e.gain:.2f}, does not outweigh its cost of a ban "
-            f"{e.cost:.2f})"
-        )
-    elif k is EventKind.BAN_LIFTED:
-        s = (
-            f"the government of {a} lifts its ban on {t} "
-            f"(the ban cost {e.cost:.2f} against a gain of {e.gain:.2f})"
-        )
-    elif k is EventKind.COUNTRY_EXIT:
-        s = f"{a} leaves {t} rather than grant access"
-    elif k is EventKind.VENDOR_FAILURE:
-        s = f"{a} leaves the handset market ({e.reason})"
-    else:  # pragma: no cover - every kind is listed above
-        s = f"{a} {k} {t}"
+    else:  # pragma: no cover - every kind is worded above
+        s = f"{a} {e.kind} {t}"
     return s[:1].upper() + s[1:] + "."
 
 

@@ -315,22 +315,16 @@ class MarketModel(mesa.Model):
         d.answer = answer
         vendor.answered(answer)
         effect = ANSWERS[answer].apply(vendor, d, self.params)
+
+        def log(kind: EventKind, **fields: Any) -> None:
+            # What an answer does is logged as the vendor's act toward the demanding
+            # government, about this demand.
+            self._log(kind, vendor.name, gov.name, demand=d.id, **fields)
+
         if effect.opened is not None and effect.opened.any():
-            self._log(
-                EventKind.ACCESS_GRANTED,
-                vendor.name,
-                gov.name,
-                demand=d.id,
-                segments=segment_names(effect.opened),
-            )
+            log(EventKind.ACCESS_GRANTED, segments=segment_names(effect.opened))
         if effect.local_stance is not None:
-            self._log(
-                EventKind.WITHDRAW_FEATURE,
-                vendor.name,
-                gov.name,
-                demand=d.id,
-                local_stance=effect.local_stance,
-            )
+            log(EventKind.WITHDRAW_FEATURE, local_stance=effect.local_stance)
         if effect.left_country:
             self._log(
                 EventKind.COUNTRY_EXIT, vendor.name, gov.name, reason="rather than grant access"
@@ -339,7 +333,7 @@ class MarketModel(mesa.Model):
             d.outcome = effect.settles
             self._open[d.country].remove(d)
             self._learn(vendor, d)
-        self._log(EventKind.ANSWER, vendor.name, gov.name, demand=d.id, answer=answer)
+        log(EventKind.ANSWER, answer=answer)
 
     def _learn(self, vendor: Vendor, d: Demand) -> None:
         """A demand is settled: the vendor's decision rule learns what it was worth."""

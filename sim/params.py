@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+from collections.abc import Iterable, Sequence
 from importlib.resources import files
 from typing import Any, get_args
 
@@ -70,16 +71,48 @@ WORLD_FILE = "posterior/world.toml"
 WORLD_ESTIMATE: dict[str, Any] = _load_estimate()
 
 
-def world(name: str, **field: Any) -> Any:
+def par(
+    default: Any,
+    lo: float | None = None,
+    hi: float | None = None,
+    doc: str | None = None,
+    *,
+    exclude_lo: bool = False,
+    **field: Any,
+) -> Any:
+    """A parameter in one line: its default, allowed range ``lo <= x <= hi`` and description.
+
+    Either end of the range may be ``None`` (unbounded); ``exclude_lo`` makes the
+    lower end strict (``lo < x``). This is only a shorter spelling of pydantic's
+    ``Field(default, ge=lo, le=hi, description=doc)``: the declarations read as a
+    table, and the validation, the JSON schema and :meth:`Params.describe` are
+    those that ``Field`` gives.
+    """
+    bounds = {"gt" if exclude_lo else "ge": lo, "le": hi}
+    given = {k: v for k, v in bounds.items() if v is not None}
+    if doc is not None:
+        given["description"] = doc
+    return Field(default, **given, **field)
+
+
+def world(
+    name: str,
+    lo: float | None = None,
+    hi: float | None = None,
+    doc: str | None = None,
+    *,
+    exclude_lo: bool = False,
+) -> Any:
     """A world parameter: behaviour shared by every scenario, its default the shipped estimate.
 
     Scenarios may not set world parameters (only case inputs, the dated facts of
-    a case); a run, a sweep or a calibration may.
+    a case); a run, a sweep or a calibration may. The range and description are
+    those of :func:`par`.
     """
     default = WORLD_ESTIMATE[name]
     if isinstance(default, list):  # TOML arrays are lists; these fields are tuples
         default = tuple(default)
-    return Field(default, json_schema_extra={"role": "world"}, **field)
+    return par(default, lo, hi, doc, exclude_lo=exclude_lo, json_schema_extra={"role": "world"})
 
 
 class _Strict(BaseModel):
@@ -102,34 +135,27 @@ class CountrySpec(_Strict):
     """One country and its government."""
 
     name: str = Field(description="Label shown in outputs.")
-    population: float = Field(
-        100.0, gt=0, le=10_000, description="Smartphone users, millions (real users)."
+    population: float = par(
+        100.0, 0, 10_000, "Smartphone users, millions (real users).", exclude_lo=True
     )
     segment_mix: tuple[float, float, float] = Field(
         (0.85, 0.12, 0.03),
         description="Shares of consumer, enterprise and government users; sums to 1.",
     )
-    income: float = Field(
-        1.0, gt=0, le=5, description="Income level; multiplies prices, services revenue."
+    income: float = par(
+        1.0, 0, 5, "Income level; multiplies prices, services revenue.", exclude_lo=True
     )
-    appetite: float = Field(0.3, ge=0, le=1, description="Surveillance appetite a.")
-    rule_of_law: float = Field(
-        0.6, ge=0, le=1, description="r: how far demands stay warranted and targeted."
+    appetite: float = par(0.3, 0, 1, "Surveillance appetite a.")
+    rule_of_law: float = par(0.6, 0, 1, "r: how far demands stay warranted and targeted.")
+    ban_tolerance: float = par(0.3, 0, 1, "Tolerance for the economic cost of a ban.")
+    growth_weight: float = par(
+        1.0, 0, 100, "Relative pace at which new users arrive here, per user there is."
     )
-    ban_tolerance: float = Field(
-        0.3, ge=0, le=1, description="Tolerance for the economic cost of a ban."
-    )
-    growth_weight: float = Field(
+    oversample: float = par(
         1.0,
-        ge=0,
-        le=100,
-        description="Relative pace at which new users arrive here, per user there is.",
-    )
-    oversample: float = Field(
-        1.0,
-        ge=1,
-        le=10_000,
-        description="Simulated users here per real user, relative to other countries: a "
+        1,
+        10_000,
+        "Simulated users here per real user, relative to other countries: a "
         "small country a case is about gets enough simulated users (each stands for fewer "
         "real ones); every figure is weighted back to real users.",
     )
@@ -146,14 +172,10 @@ class VendorSpec(_Strict):
     """One phone vendor."""
 
     name: str = Field(description="Label shown in outputs; used in parameter paths.")
-    home: int = Field(0, ge=0, description="Index of its home country.")
-    stance: float = Field(
-        0.5, ge=0, le=1, description="Privacy stance s; 1 = cannot and will not read."
-    )
-    ecosystem: float = Field(0.3, ge=0, le=1, description="Initial ecosystem strength q.")
-    initial_share: float = Field(
-        0.25, ge=0, description="Relative weight of its initial installed base."
-    )
+    home: int = par(0, lo=0, doc="Index of its home country.")
+    stance: float = par(0.5, 0, 1, "Privacy stance s; 1 = cannot and will not read.")
+    ecosystem: float = par(0.3, 0, 1, "Initial ecosystem strength q.")
+    initial_share: float = par(0.25, lo=0, doc="Relative weight of its initial installed base.")
     segment_affinity: tuple[float, float, float] = Field(
         (1.0, 1.0, 1.0),
         description="Multiplier on initial_share among consumer, enterprise, government users.",
@@ -167,24 +189,20 @@ class VendorSpec(_Strict):
         (400.0, 500.0, 500.0),
         description="Device price per segment (consumer, enterprise, government), US$.",
     )
-    unit_cost: float = Field(280.0, ge=0, le=1e6, description="Cost per device, US$.")
-    service_revenue: float = Field(
-        4.0, ge=0, le=1e6, description="Services revenue per installed user per quarter, US$."
+    unit_cost: float = par(280.0, 0, 1e6, "Cost per device, US$.")
+    service_revenue: float = par(
+        4.0, 0, 1e6, "Services revenue per installed user per quarter, US$."
     )
-    fixed_cost: float = Field(150.0, ge=0, le=1e9, description="Fixed cost per quarter, US$M.")
-    country_cost: float = Field(
-        5.0, ge=0, le=1e9, description="Operating cost per country served per quarter, US$M."
-    )
-    rd_spend: float = Field(50.0, ge=0, le=1e9, description="R&D spend per quarter, US$M.")
-    cash: float = Field(2000.0, ge=-1e15, le=1e15, description="Cash at the start, US$M.")
+    fixed_cost: float = par(150.0, 0, 1e9, "Fixed cost per quarter, US$M.")
+    country_cost: float = par(5.0, 0, 1e9, "Operating cost per country served per quarter, US$M.")
+    rd_spend: float = par(50.0, 0, 1e9, "R&D spend per quarter, US$M.")
+    cash: float = par(2000.0, -1e15, 1e15, "Cash at the start, US$M.")
     strategy: str = Field(
         "expected_value",
         description="How it answers demands: principled, expected_value, adaptive "
         "(or a rule added with privmarket.agents.strategies.register_strategy).",
     )
-    threshold: float = Field(
-        0.5, ge=0, le=1, description="Principled rule: refuse when stance >= threshold."
-    )
+    threshold: float = par(0.5, 0, 1, "Principled rule: refuse when stance >= threshold.")
     readable: tuple[bool, bool, bool] = Field(
         (True, True, True),
         description="Tiers (consumer, enterprise, government) whose traffic the vendor can "
@@ -224,13 +242,35 @@ class ScriptedDemand(_Strict):
     segments: tuple[bool, bool, bool] = Field(
         (True, True, True), description="Consumer, enterprise, government traffic asked."
     )
-    severity: float = Field(0.9, ge=0, le=1, description="0 targeted intercept .. 1 back door.")
-    deadline: int = Field(2, ge=0, le=20, description="Quarters until enforcement.")
+    severity: float = par(0.9, 0, 1, "0 targeted intercept .. 1 back door.")
+    deadline: int = par(2, 0, 20, "Quarters until enforcement.")
+
+
+def _from_table[S: _Strict](
+    spec: type[S], columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> list[S]:
+    """One ``spec`` per row of a table whose cells are in ``columns`` order.
+
+    The default world is written as tables so that its countries and vendors can
+    be compared at a glance; a ``None`` cell leaves that field at its default.
+    """
+    return [
+        spec(**{c: v for c, v in zip(columns, row, strict=True) if v is not None}) for row in rows
+    ]
 
 
 def _default_countries() -> list[CountrySpec]:
     # A synthetic world of eight countries spanning income, appetite and rule of
     # law. Every number here is a guess chosen for spread, not a measurement.
+    columns = (
+        "name",
+        "population",
+        "segment_mix",
+        "income",
+        "appetite",
+        "rule_of_law",
+        "ban_tolerance",
+    )
     rows = [
         ("Northland", 120, (0.84, 0.13, 0.03), 1.6, 0.25, 0.85, 0.30),
         ("Westmark", 200, (0.85, 0.12, 0.03), 1.4, 0.30, 0.80, 0.35),
@@ -241,18 +281,7 @@ def _default_countries() -> list[CountrySpec]:
         ("Islay", 60, (0.84, 0.13, 0.03), 1.2, 0.20, 0.90, 0.25),
         ("Highveld", 80, (0.88, 0.09, 0.03), 0.6, 0.60, 0.40, 0.50),
     ]
-    return [
-        CountrySpec(
-            name=n,
-            population=p,
-            segment_mix=m,
-            income=i,
-            appetite=a,
-            rule_of_law=r,
-            ban_tolerance=t,
-        )
-        for n, p, m, i, a, r, t in rows
-    ]
+    return _from_table(CountrySpec, columns, rows)
 
 
 def _default_vendors() -> list[VendorSpec]:
@@ -260,69 +289,24 @@ def _default_vendors() -> list[VendorSpec]:
     # open mass-market ecosystem and a cheap local maker. Guesses, sized so that
     # the secure specialist is near break-even (about 5M units a year was the
     # real secure maker's stated break-even in 2015; see docs/ODD.md).
-    return [
-        VendorSpec(
-            name="Aegis",
-            home=0,
-            stance=0.95,
-            ecosystem=0.15,
-            initial_share=0.04,
-            price=(450, 550, 550),
-            unit_cost=300,
-            service_revenue=3.0,
-            fixed_cost=1200,
-            country_cost=10,
-            rd_spend=100,
-            cash=2500,
-            strategy="principled",
-            threshold=0.8,
-        ),
-        VendorSpec(
-            name="Orchard",
-            home=1,
-            stance=0.7,
-            ecosystem=0.8,
-            initial_share=0.2,
-            price=(650, 750, 750),
-            unit_cost=380,
-            service_revenue=8.0,
-            fixed_cost=1500,
-            country_cost=20,
-            rd_spend=1500,
-            cash=30000,
-            strategy="expected_value",
-        ),
-        VendorSpec(
-            name="Open",
-            home=1,
-            stance=0.35,
-            ecosystem=0.8,
-            initial_share=0.6,
-            price=(280, 350, 350),
-            unit_cost=180,
-            service_revenue=3.0,
-            fixed_cost=1500,
-            country_cost=10,
-            rd_spend=1000,
-            cash=20000,
-            strategy="expected_value",
-        ),
-        VendorSpec(
-            name="Local",
-            home=2,
-            stance=0.15,
-            ecosystem=0.3,
-            initial_share=0.16,
-            price=(160, 200, 200),
-            unit_cost=90,
-            service_revenue=1.0,
-            fixed_cost=200,
-            country_cost=4,
-            rd_spend=30,
-            cash=2000,
-            strategy="adaptive",
-        ),
-    ]
+    # One line per field, one column per vendor.
+    table: dict[str, tuple[Any, ...]] = {
+        "name": ("Aegis", "Orchard", "Open", "Local"),
+        "home": (0, 1, 1, 2),
+        "stance": (0.95, 0.7, 0.35, 0.15),
+        "ecosystem": (0.15, 0.8, 0.8, 0.3),
+        "initial_share": (0.04, 0.2, 0.6, 0.16),
+        "price": ((450, 550, 550), (650, 750, 750), (280, 350, 350), (160, 200, 200)),
+        "unit_cost": (300, 380, 180, 90),
+        "service_revenue": (3.0, 8.0, 3.0, 1.0),
+        "fixed_cost": (1200, 1500, 1500, 200),
+        "country_cost": (10, 20, 10, 4),
+        "rd_spend": (100, 1500, 1000, 30),
+        "cash": (2500, 30000, 20000, 2000),
+        "strategy": ("principled", "expected_value", "expected_value", "adaptive"),
+        "threshold": (0.8, None, None, None),
+    }
+    return _from_table(VendorSpec, list(table), zip(*table.values(), strict=True))
 
 
 class Params(_Strict):
@@ -335,10 +319,10 @@ class Params(_Strict):
     """
 
     # --- scale and time ---------------------------------------------------
-    n_users: int = Field(50_000, ge=1, le=50_000_000, description="Simulated users (agents).")
-    quarters: int = Field(40, ge=1, le=400, description="Quarters to run by default.")
-    start_year: int = Field(2015, ge=1900, le=2200, description="Calendar year of quarter 1.")
-    start_quarter: int = Field(1, ge=1, le=4, description="Calendar quarter of quarter 1.")
+    n_users: int = par(50_000, 1, 50_000_000, "Simulated users (agents).")
+    quarters: int = par(40, 1, 400, "Quarters to run by default.")
+    start_year: int = par(2015, 1900, 2200, "Calendar year of quarter 1.")
+    start_quarter: int = par(1, 1, 4, "Calendar quarter of quarter 1.")
 
     # --- world ------------------------------------------------------------
     countries: list[CountrySpec] = Field(default_factory=_default_countries, min_length=1)
@@ -347,11 +331,11 @@ class Params(_Strict):
     endogenous_demands: bool = Field(
         True, description="Governments draw demands from their appetite each quarter."
     )
-    growth_rate: float = Field(
+    growth_rate: float = par(
         0.0,
-        ge=0,
-        le=0.5,
-        description="New users a quarter, as a share of the users there are (a synthetic "
+        0,
+        0.5,
+        "New users a quarter, as a share of the users there are (a synthetic "
         "world's growth; a real case gives units_sold instead).",
     )
     units_sold: dict[int, float] = Field(
@@ -361,231 +345,190 @@ class Params(_Strict):
     )
 
     # --- users and choice -------------------------------------------------
-    hazard: float = world(
-        "hazard", ge=0, le=1, description="Chance per quarter that a device comes due."
-    )
-    b_ecosystem: float = world("b_ecosystem", ge=0, le=50, description="Utility weight of q.")
-    b_price: float = world(
-        "b_price", ge=0, le=50, description="Utility weight of price (per US$500)."
-    )
+    hazard: float = world("hazard", 0, 1, "Chance per quarter that a device comes due.")
+    b_ecosystem: float = world("b_ecosystem", 0, 50, "Utility weight of q.")
+    b_price: float = world("b_price", 0, 50, "Utility weight of price (per US$500).")
     b_contacts: float = world(
-        "b_contacts",
-        ge=0,
-        le=50,
-        description="Utility weight of the share of contacts on a vendor.",
+        "b_contacts", 0, 50, "Utility weight of the share of contacts on a vendor."
     )
-    switching_cost: float = world(
-        "switching_cost", ge=0, le=50, description="Utility cost of changing vendor."
-    )
+    switching_cost: float = world("switching_cost", 0, 50, "Utility cost of changing vendor.")
     privacy_sensitivity: tuple[float, float, float] = world(
         "privacy_sensitivity",
-        description="Mean privacy sensitivity per segment (consumer, enterprise, government).",
+        doc="Mean privacy sensitivity per segment (consumer, enterprise, government).",
     )
     privacy_dispersion: float = world(
-        "privacy_dispersion", ge=0, le=5, description="Shape spread of sensitivity (gamma CV)."
+        "privacy_dispersion", 0, 5, "Shape spread of sensitivity (gamma CV)."
     )
     privacy_salience: float = world(
-        "privacy_salience", ge=0, le=10, description="Multiplier on all privacy sensitivities."
+        "privacy_salience", 0, 10, "Multiplier on all privacy sensitivities."
     )
     price_sensitivity_spread: float = world(
-        "price_sensitivity_spread", ge=0, le=2, description="Lognormal sigma of price sensitivity."
+        "price_sensitivity_spread", 0, 2, "Lognormal sigma of price sensitivity."
     )
     initial_age_cycles: float = world(
         "initial_age_cycles",
-        gt=0,
-        le=10,
-        description="Initial device ages spread uniformly over this many replacement "
+        0,
+        10,
+        "Initial device ages spread uniformly over this many replacement "
         "cycles (1 / hazard quarters each).",
+        exclude_lo=True,
     )
-    contacts_mean_degree: int = world(
-        "contacts_mean_degree", ge=0, le=200, description="Contacts per user."
-    )
+    contacts_mean_degree: int = world("contacts_mean_degree", 0, 200, "Contacts per user.")
     contacts_cross_border: float = world(
-        "contacts_cross_border", ge=0, le=1, description="Share of a consumer's contacts abroad."
+        "contacts_cross_border", 0, 1, "Share of a consumer's contacts abroad."
     )
     contacts_cross_border_enterprise: float = world(
-        "contacts_cross_border_enterprise",
-        ge=0,
-        le=1,
-        description="Share of an enterprise user's contacts abroad.",
+        "contacts_cross_border_enterprise", 0, 1, "Share of an enterprise user's contacts abroad."
     )
 
     # --- governments ------------------------------------------------------
     demand_rate: float = world(
-        "demand_rate", ge=0, le=10, description="Base hazard of a demand per quarter per vendor."
+        "demand_rate", 0, 10, "Base hazard of a demand per quarter per vendor."
     )
     visibility_floor: float = world(
-        "visibility_floor", ge=0, le=1, description="Visibility of a vendor with no local users."
+        "visibility_floor", 0, 1, "Visibility of a vendor with no local users."
     )
     segment_weights: tuple[float, float, float] = world(
         "segment_weights",
-        description="Weight of consumer, enterprise, government users in visibility and ban cost.",
+        doc="Weight of consumer, enterprise, government users in visibility and ban cost.",
     )
-    contagion: float = world(
-        "contagion", ge=0, le=10, description="Rise in demand propensity per concession cited."
-    )
-    deadline_quarters: int = world(
-        "deadline_quarters", ge=0, le=20, description="Quarters until enforcement."
-    )
+    contagion: float = world("contagion", 0, 10, "Rise in demand propensity per concession cited.")
+    deadline_quarters: int = world("deadline_quarters", 0, 20, "Quarters until enforcement.")
     ban_review_rate: float = world(
         "ban_review_rate",
-        ge=0,
-        le=20,
-        description="Hazard per quarter that a ban is reviewed and lifted (courts, public "
+        0,
+        20,
+        "Hazard per quarter that a ban is reviewed and lifted (courts, public "
         "cost, a deal), times the share of the domestic cost in cost plus gain.",
     )
     ban_cost_income_elasticity: float = world(
         "ban_cost_income_elasticity",
-        ge=0,
-        le=2,
-        description="Exponent of income in a government's cost of a ban (0: a ban costs "
+        0,
+        2,
+        "Exponent of income in a government's cost of a ban (0: a ban costs "
         "poor and rich countries alike; 1: in proportion to income).",
     )
     ban_cost_weight: float = world(
-        "ban_cost_weight",
-        ge=0,
-        le=100,
-        description="Weight of the domestic cost of losing a vendor.",
+        "ban_cost_weight", 0, 100, "Weight of the domestic cost of losing a vendor."
     )
     partial_deal_value: float = world(
-        "partial_deal_value",
-        ge=0,
-        le=1,
-        description="Share of its gain a government sees in a partial deal.",
+        "partial_deal_value", 0, 1, "Share of its gain a government sees in a partial deal."
     )
-    severity_noise: float = world(
-        "severity_noise", ge=0, le=1, description="Sd of demand severity."
-    )
+    severity_noise: float = world("severity_noise", 0, 1, "Sd of demand severity.")
     severity_law_restraint: float = world(
         "severity_law_restraint",
-        ge=0,
-        le=1,
-        description="How far rule of law r scales a demand's severity down: "
+        0,
+        1,
+        "How far rule of law r scales a demand's severity down: "
         "severity = a (1 - this r) + severity_appetite_floor a (+ noise).",
     )
     severity_appetite_floor: float = world(
         "severity_appetite_floor",
-        ge=0,
-        le=1,
-        description="Share of appetite a that adds to severity whatever the rule of law.",
+        0,
+        1,
+        "Share of appetite a that adds to severity whatever the rule of law.",
     )
     severity_bands: tuple[float, float] = world(
         "severity_bands",
-        description="Severity cuts between targeted intercept (consumer traffic), broad "
+        doc="Severity cuts between targeted intercept (consumer traffic), broad "
         "interception (consumer and enterprise) and bulk access (all three tiers).",
     )
     demand_cooldown: int = world(
         "demand_cooldown",
-        ge=0,
-        le=40,
-        description="Quarters a government waits, beyond the deadline interval, before "
+        0,
+        40,
+        "Quarters a government waits, beyond the deadline interval, before "
         "asking the same vendor again once a demand is settled.",
     )
 
     # --- vendors ----------------------------------------------------------
     trust_loss_comply: float = world(
-        "trust_loss_comply", ge=0, le=1, description="Trust lost by full access granted anywhere."
+        "trust_loss_comply", 0, 1, "Trust lost by full access granted anywhere."
     )
     trust_loss_base: float = world(
         "trust_loss_base",
-        ge=0,
-        le=1,
-        description="Share of trust_loss_comply lost for access of severity 0: "
+        0,
+        1,
+        "Share of trust_loss_comply lost for access of severity 0: "
         "loss = trust_loss_comply (this + trust_loss_slope severity).",
     )
     trust_loss_slope: float = world(
-        "trust_loss_slope",
-        ge=0,
-        le=1,
-        description="Extra share of trust_loss_comply lost per unit of severity.",
+        "trust_loss_slope", 0, 1, "Extra share of trust_loss_comply lost per unit of severity."
     )
     negotiation_trust_weight: float = world(
         "negotiation_trust_weight",
-        ge=0,
-        le=1,
-        description="Share of the trust loss that a negotiated (partial, disclosed) grant costs.",
+        0,
+        1,
+        "Share of the trust loss that a negotiated (partial, disclosed) grant costs.",
     )
     access_trust_cap: float = world(
         "access_trust_cap",
-        ge=0,
-        le=1,
-        description="Share of stance that trust can no longer recover to when a vendor has "
+        0,
+        1,
+        "Share of stance that trust can no longer recover to when a vendor has "
         "granted access in every country (scaled by the share of such countries).",
     )
     trust_gain_refuse: float = world(
         "trust_gain_refuse",
-        ge=-1,
-        le=1,
-        description="Trust gained by a public refusal or exit (negative: lost, where the public "
+        -1,
+        1,
+        "Trust gained by a public refusal or exit (negative: lost, where the public "
         "sides with the government, as it leaned to in a terror case; docs/cases.md, case 6).",
     )
     trust_recovery: float = world(
-        "trust_recovery", ge=0, le=1, description="Share of the gap to stance closed per quarter."
+        "trust_recovery", 0, 1, "Share of the gap to stance closed per quarter."
     )
     ecosystem_rate: float = world(
-        "ecosystem_rate",
-        ge=0,
-        le=1,
-        description="Share of the gap to installed share closed per quarter.",
+        "ecosystem_rate", 0, 1, "Share of the gap to installed share closed per quarter."
     )
     ecosystem_exponent: float = world(
-        "ecosystem_exponent", gt=0, le=3, description="q's target is installed share to this power."
+        "ecosystem_exponent", 0, 3, "q's target is installed share to this power.", exclude_lo=True
     )
-    rd_effect: float = world(
-        "rd_effect", ge=0, le=1, description="Ecosystem gained per quarter per US$1bn of R&D."
-    )
+    rd_effect: float = world("rd_effect", 0, 1, "Ecosystem gained per quarter per US$1bn of R&D.")
     developer_value_weight: float = world(
         "developer_value_weight",
-        ge=0,
-        le=1,
-        description="How far developers follow users' spending rather than their number: "
+        0,
+        1,
+        "How far developers follow users' spending rather than their number: "
         "the ecosystem's target blends installed share with price-weighted installed share "
         "(0: users alone; 1: spending alone).",
     )
     withdraw_cut: float = world(
-        "withdraw_cut",
-        ge=0,
-        le=1,
-        description="Share of local stance lost by withdrawing a feature.",
+        "withdraw_cut", 0, 1, "Share of local stance lost by withdrawing a feature."
     )
     loss_quarters: int = world(
-        "loss_quarters",
-        ge=1,
-        le=100,
-        description="k: handset losses in a row before leaving the market.",
+        "loss_quarters", 1, 100, "k: handset losses in a row before leaving the market."
     )
     ev_horizon: int = world(
-        "ev_horizon", ge=1, le=100, description="Quarters of profit the expected-value rule weighs."
+        "ev_horizon", 1, 100, "Quarters of profit the expected-value rule weighs."
     )
     decision_temperature: float = world(
         "decision_temperature",
-        ge=0,
-        le=5,
-        description="Noise in vendors' answers and governments' verdicts: they choose by a "
+        0,
+        5,
+        "Noise in vendors' answers and governments' verdicts: they choose by a "
         "logit over the values of their options, each value relative to what is at stake; "
         "0 always takes the best value (sharp thresholds).",
     )
     legal_penalty: float = world(
         "legal_penalty",
-        ge=0,
-        le=5,
-        description="Expected cost of refusing a lawful demand, as a share of the country's "
+        0,
+        5,
+        "Expected cost of refusing a lawful demand, as a share of the country's "
         "value to the vendor, times the country's rule of law and the demand's severity "
         "(courts enforce orders where law rules; elsewhere bans do).",
     )
     backdoor_trust_factor: float = world(
         "backdoor_trust_factor",
-        ge=1,
-        le=10,
-        description="How many times more trust it costs to build access to traffic the "
+        1,
+        10,
+        "How many times more trust it costs to build access to traffic the "
         "vendor cannot read (a back door) than to hand over traffic it can.",
     )
     learning_rate: float = world(
-        "learning_rate", ge=0, le=1, description="Adaptive rule: weight of the newest outcome."
+        "learning_rate", 0, 1, "Adaptive rule: weight of the newest outcome."
     )
-    exploration: float = world(
-        "exploration", ge=0, le=1, description="Adaptive rule: chance of a random answer."
-    )
+    exploration: float = world("exploration", 0, 1, "Adaptive rule: chance of a random answer.")
 
     # --- validation across fields ----------------------------------------
     @model_validator(mode="after")

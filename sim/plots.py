@@ -10,8 +10,13 @@ calendar (the table's ``date`` column).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from functools import partial
+
 import matplotlib.dates as mdates
+import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 
@@ -124,49 +129,62 @@ def _figure(fig: Figure | None, size: tuple[float, float]) -> Figure:
     return fig
 
 
+#: A panel of a standard figure: how to draw it on an axes from the table, and its title.
+Panel = tuple[Callable[[Axes, pd.DataFrame], None], str]
+
+
+def _panels(
+    table: pd.DataFrame,
+    fig: Figure | None,
+    size: tuple[float, float],
+    grid: tuple[int, int],
+    panels: Sequence[Panel],
+) -> tuple[Figure, list[Axes]]:
+    """A figure of ``size`` inches with a ``grid`` of panels, each drawn and titled.
+
+    Every standard figure is laid out the same way; this is that layout, once.
+    The axes are returned in reading order, for a figure to add to (a legend).
+    """
+    fig = _figure(fig, size)
+    axes = list(np.ravel(fig.subplots(*grid)))
+    for ax, (draw, title) in zip(axes, panels, strict=True):
+        draw(ax, table)
+        ax.set_title(title)
+    return fig, axes
+
+
 def shares_figure(table: pd.DataFrame, fig: Figure | None = None) -> Figure:
-    fig = _figure(fig, (9, 3.6))
-    a, b = fig.subplots(1, 2)
-    plot_shares(a, table, "installed_share")
-    a.set_title("Installed base")
-    plot_shares(b, table, "sales_share")
-    b.set_title("Unit sales")
-    return fig
+    panels: list[Panel] = [
+        (partial(plot_shares, figure="installed_share"), "Installed base"),
+        (partial(plot_shares, figure="sales_share"), "Unit sales"),
+    ]
+    return _panels(table, fig, (9, 3.6), (1, 2), panels)[0]
 
 
 def cash_trust_figure(table: pd.DataFrame, fig: Figure | None = None) -> Figure:
-    fig = _figure(fig, (9, 3.6))
-    a, b = fig.subplots(1, 2)
-    plot_cash(a, table)
-    a.set_title("Cash")
-    plot_trust(b, table)
-    b.set_title("Trust")
-    b.legend(fontsize="small")
+    fig, (_, trust) = _panels(
+        table, fig, (9, 3.6), (1, 2), [(plot_cash, "Cash"), (plot_trust, "Trust")]
+    )
+    trust.legend(fontsize="small")
     return fig
 
 
 def demands_figure(table: pd.DataFrame, fig: Figure | None = None) -> Figure:
-    fig = _figure(fig, (9, 3.6))
-    a, b = fig.subplots(1, 2)
-    plot_demands(a, table)
-    a.set_title("Demands and enforcement")
-    plot_exposure(b, table)
-    b.set_title("Privacy exposure")
-    return fig
+    panels: list[Panel] = [
+        (plot_demands, "Demands and enforcement"),
+        (plot_exposure, "Privacy exposure"),
+    ]
+    return _panels(table, fig, (9, 3.6), (1, 2), panels)[0]
 
 
 def overview(
     table: pd.DataFrame, events: pd.DataFrame | None = None, fig: Figure | None = None
 ) -> Figure:
     """Four panels: shares, cash, trust, demands and bans."""
-    fig = _figure(fig, (10, 7))
-    (a, b), (c, d) = fig.subplots(2, 2)
-    plot_shares(a, table)
-    a.set_title("Installed share")
-    plot_cash(b, table)
-    b.set_title("Cash")
-    plot_trust(c, table)
-    c.set_title("Trust")
-    plot_demands(d, table)
-    d.set_title("Demands and enforcement")
-    return fig
+    panels: list[Panel] = [
+        (plot_shares, "Installed share"),
+        (plot_cash, "Cash"),
+        (plot_trust, "Trust"),
+        (plot_demands, "Demands and enforcement"),
+    ]
+    return _panels(table, fig, (10, 7), (2, 2), panels)[0]

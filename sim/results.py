@@ -14,71 +14,98 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from privmarket.sim.vocabulary import SEGMENTS
 
-#: Market-wide figures: name -> (dtype, description).
-MARKET_FIGURES: dict[str, tuple[str, str]] = {
-    "active_vendors": ("int64", "vendors still in the handset market"),
-    "hhi": ("float64", "Herfindahl-Hirschman index of installed shares (0-10,000)"),
-    "sales_hhi": ("float64", "Herfindahl-Hirschman index of the quarter's sales shares"),
-    "privacy_exposure": ("float64", "share of all users on platforms their government can read"),
-    "consumer_welfare": ("float64", "mean logit log-sum of the quarter's choosers"),
-    "users": ("float64", "users (real)"),
-    "choosers": ("float64", "users who chose a device this quarter (real)"),
-    "demands": ("int64", "demands made so far, all governments"),
-    "bans": ("int64", "bans imposed so far, all governments"),
-    "backdowns": ("int64", "demands dropped so far, all governments"),
-    "deals": ("int64", "partial deals accepted so far, all governments"),
-    "bans_lifted": ("int64", "bans lifted so far, all governments"),
-    "country_exits": ("int64", "countries left so far, all vendors"),
-    "vendor_failures": ("int64", "vendors that have left the handset market"),
-}
 
-#: Per-vendor figures: name -> (dtype, description). These names are also the
-#: vendors' reporter names in Mesa's DataCollector, distinct from the market's.
-VENDOR_FIGURES: dict[str, tuple[str, str]] = {
-    "installed": ("float64", "users on its devices (real)"),
-    "installed_share": ("float64", "share of all users"),
-    "units": ("float64", "devices sold this quarter (real)"),
-    "sales_share": ("float64", "share of this quarter's devices sold"),
-    "revenue": ("float64", "revenue this quarter, US$M"),
-    "device_revenue": ("float64", "device revenue this quarter, US$M"),
-    "service_revenue": ("float64", "services revenue this quarter, US$M"),
-    "costs": ("float64", "costs this quarter, US$M"),
-    "profit": ("float64", "profit this quarter, US$M (devices and services)"),
-    "handset_profit": (
+class Figure(NamedTuple):
+    """One figure a run records each quarter."""
+
+    whose: str  # "market" (one value), "vendor" (one per vendor), "government" (one per country)
+    dtype: str
+    description: str
+
+
+#: Every figure a run records, by name. The names are one namespace: they are also
+#: the reporter names of Mesa's DataCollector, and ``mesa.batch_run`` merges the
+#: market's, the vendors' and the governments' into one row; one table keeps a
+#: name from standing twice.
+FIGURES: dict[str, Figure] = {
+    # market-wide
+    "active_vendors": Figure("market", "int64", "vendors still in the handset market"),
+    "hhi": Figure("market", "float64", "Herfindahl-Hirschman index of installed shares (0-10,000)"),
+    "sales_hhi": Figure(
+        "market", "float64", "Herfindahl-Hirschman index of the quarter's sales shares"
+    ),
+    "privacy_exposure": Figure(
+        "market", "float64", "share of all users on platforms their government can read"
+    ),
+    "consumer_welfare": Figure("market", "float64", "mean logit log-sum of the quarter's choosers"),
+    "users": Figure("market", "float64", "users (real)"),
+    "choosers": Figure("market", "float64", "users who chose a device this quarter (real)"),
+    "demands": Figure("market", "int64", "demands made so far, all governments"),
+    "bans": Figure("market", "int64", "bans imposed so far, all governments"),
+    "backdowns": Figure("market", "int64", "demands dropped so far, all governments"),
+    "deals": Figure("market", "int64", "partial deals accepted so far, all governments"),
+    "bans_lifted": Figure("market", "int64", "bans lifted so far, all governments"),
+    "country_exits": Figure("market", "int64", "countries left so far, all vendors"),
+    "vendor_failures": Figure("market", "int64", "vendors that have left the handset market"),
+    # per vendor
+    "installed": Figure("vendor", "float64", "users on its devices (real)"),
+    "installed_share": Figure("vendor", "float64", "share of all users"),
+    "units": Figure("vendor", "float64", "devices sold this quarter (real)"),
+    "sales_share": Figure("vendor", "float64", "share of this quarter's devices sold"),
+    "revenue": Figure("vendor", "float64", "revenue this quarter, US$M"),
+    "device_revenue": Figure("vendor", "float64", "device revenue this quarter, US$M"),
+    "service_revenue": Figure("vendor", "float64", "services revenue this quarter, US$M"),
+    "costs": Figure("vendor", "float64", "costs this quarter, US$M"),
+    "profit": Figure("vendor", "float64", "profit this quarter, US$M (devices and services)"),
+    "handset_profit": Figure(
+        "vendor",
         "float64",
         "handset profit this quarter, US$M (devices less all costs; the viability rule reads it)",
     ),
-    "cash": ("float64", "cash, US$M"),
-    "trust": ("float64", "global privacy trust (0-1)"),
-    "ecosystem": ("float64", "ecosystem strength (0-1)"),
-    "countries_served": ("int64", "countries where it sells"),
-    "countries_with_access": ("int64", "countries whose government can read some of its traffic"),
-    "demands_received": ("int64", "demands received so far"),
-    "complied": ("int64", "demands complied with so far"),
-    "negotiated": ("int64", "demands negotiated so far"),
-    "refused": ("int64", "demands refused so far"),
-    "withdrawn": ("int64", "privacy features withdrawn so far"),
-    "countries_left": ("int64", "countries it has left so far"),
-    "bans_suffered": ("int64", "bans suffered so far"),
-    "alive": ("bool", "still in the handset market"),
+    "cash": Figure("vendor", "float64", "cash, US$M"),
+    "trust": Figure("vendor", "float64", "global privacy trust (0-1)"),
+    "ecosystem": Figure("vendor", "float64", "ecosystem strength (0-1)"),
+    "countries_served": Figure("vendor", "int64", "countries where it sells"),
+    "countries_with_access": Figure(
+        "vendor", "int64", "countries whose government can read some of its traffic"
+    ),
+    "demands_received": Figure("vendor", "int64", "demands received so far"),
+    "complied": Figure("vendor", "int64", "demands complied with so far"),
+    "negotiated": Figure("vendor", "int64", "demands negotiated so far"),
+    "refused": Figure("vendor", "int64", "demands refused so far"),
+    "withdrawn": Figure("vendor", "int64", "privacy features withdrawn so far"),
+    "countries_left": Figure("vendor", "int64", "countries it has left so far"),
+    "bans_suffered": Figure("vendor", "int64", "bans suffered so far"),
+    "alive": Figure("vendor", "bool", "still in the handset market"),
+    # per government
+    "demands_made": Figure("government", "int64", "demands made so far"),
+    "bans_imposed": Figure("government", "int64", "bans imposed so far"),
+    "demands_dropped": Figure("government", "int64", "demands dropped (back-downs) so far"),
+    "deals_accepted": Figure("government", "int64", "partial deals accepted so far"),
+    "lifted_bans": Figure("government", "int64", "bans it has lifted so far"),
+    "readable_share": Figure(
+        "government", "float64", "share of its users on platforms it can read"
+    ),
 }
 
-#: Per-government figures: name -> (dtype, description).
-GOVERNMENT_FIGURES: dict[str, tuple[str, str]] = {
-    "demands_made": ("int64", "demands made so far"),
-    "bans_imposed": ("int64", "bans imposed so far"),
-    "demands_dropped": ("int64", "demands dropped (back-downs) so far"),
-    "deals_accepted": ("int64", "partial deals accepted so far"),
-    "lifted_bans": ("int64", "bans it has lifted so far"),
-    "readable_share": ("float64", "share of its users on platforms it can read"),
-}
+
+def _figures_of(whose: str) -> dict[str, tuple[str, str]]:
+    """The market's, each vendor's or each government's figures, in table order:
+    name -> (dtype, description)."""
+    return {n: (f.dtype, f.description) for n, f in FIGURES.items() if f.whose == whose}
+
+
+#: Market-wide, per-vendor and per-government figures: name -> (dtype, description).
+MARKET_FIGURES = _figures_of("market")
+VENDOR_FIGURES = _figures_of("vendor")
+GOVERNMENT_FIGURES = _figures_of("government")
 
 
 @dataclass(frozen=True)

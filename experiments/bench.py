@@ -706,6 +706,14 @@ def run_bench(
 
 # -------------------------------------------------------------------- CLI
 def _bench(args: argparse.Namespace) -> int:
+    """Measure speed and memory against the targets and a per-object Mesa model.
+
+    Run the performance cases (vectorised model against a per-object Mesa
+    reference at 10k and 100k users, vectorised alone at 1M and 10M), each in its
+    own process with numpy on one thread; print a table of figure, value, target,
+    ratio and pass/short; write it as JSON and draw the scaling figure. The full
+    run takes a few minutes and about 1.5 GB of memory at its largest.
+    """
     from privmarket.experiments.errors import UsageError
 
     if args.repeats is not None and args.repeats < 1:
@@ -746,17 +754,9 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "bench",
-        help="measure speed and memory against the targets and a per-object Mesa model",
-        description=(
-            "Run the performance cases (vectorised model against a per-object Mesa "
-            "reference at 10k and 100k users, vectorised alone at 1M and 10M), each in "
-            "its own process with numpy on one thread; print a table of figure, value, "
-            "target, ratio and pass/short; write it as JSON and draw the scaling figure. "
-            "The full run takes a few minutes and about 1.5 GB of memory at its largest."
-        ),
-    )
+    from privmarket.experiments.cli_options import add_command
+
+    p = add_command(sub, "bench", _bench)
     p.add_argument(
         "--quick", action="store_true", help="a small version that runs in seconds (CI smoke test)"
     )
@@ -784,7 +784,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="repetitions per case (default: 5 where the two implementations are compared, "
         "3 at 1M users, 2 at 10M; 1 with --quick); medians are reported",
     )
-    p.set_defaults(func=_bench)
 
 
 if __name__ == "__main__":

@@ -100,6 +100,13 @@ def solara_args(host: str, port: int) -> list[str]:
 
 
 def _dashboard(args: argparse.Namespace) -> int:
+    """Serve the browser dashboard (a live run, and an explorer of finished sweeps).
+
+    Serve the dashboard and print its address. The live page runs a scenario step
+    by step with sliders for the parameters that matter; the sweep explorer opens
+    a results directory written by `privmarket sweep`. Every browser session gets
+    its own model. Works offline.
+    """
     if not 0 <= args.port <= 65535:
         raise _usage_error(f"--port {args.port}: allowed 0 to 65535 (0 picks a free port)")
     if not 1 <= args.render_interval <= 100:
@@ -159,16 +166,9 @@ def quiet_server_warnings() -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "dashboard",
-        help="serve the browser dashboard (a live run, and an explorer of finished sweeps)",
-        description=(
-            "Serve the dashboard and print its address. The live page runs a scenario "
-            "step by step with sliders for the parameters that matter; the sweep explorer "
-            "opens a results directory written by `privmarket sweep`. Every browser "
-            "session gets its own model. Works offline."
-        ),
-    )
+    from privmarket.experiments.cli_options import add_command
+
+    p = add_command(sub, "dashboard", _dashboard)
     p.add_argument(
         "--host",
         default="127.0.0.1",
@@ -198,4 +198,3 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="MS",
         help="pause between steps while playing, in ms (default 100)",
     )
-    p.set_defaults(func=_dashboard)

@@ -272,6 +272,18 @@ def SettingsPanel():
         except Exception as exc:  # a broken scenario module must not take the page down
             state.notice.value = f"scenario {name!r} could not be loaded: {exc}"
 
+    def typed_field(label: str, name: str, message: str) -> None:
+        """The text field of setting ``name`` (the seed or the users), kept as typed
+        so that a wrong entry is shown back, marked, with its problem."""
+        solara.InputText(
+            label,
+            value=getattr(s, name),
+            on_value=lambda v: update(state.settings.value.replace(**{name: v})),
+            continuous_update=False,
+            error=wrong.get(name, False),
+            message=message,
+        )
+
     try:
         summary = get_scenario(s.scenario).summary
     except Exception:
@@ -288,22 +300,8 @@ def SettingsPanel():
             classes=["pm-field-error" if "scenario" in wrong else "pm-hint"],
         )
         with solara.Row():
-            solara.InputText(
-                "Seed",
-                value=s.seed,
-                on_value=lambda v: update(state.settings.value.replace(seed=v)),
-                continuous_update=False,
-                error=wrong.get("seed", False),
-                message="a whole number; the same seed, the same run",
-            )
-            solara.InputText(
-                "Users (simulated)",
-                value=s.users,
-                on_value=lambda v: update(state.settings.value.replace(users=v)),
-                continuous_update=False,
-                error=wrong.get("users", False),
-                message=f"{MIN_USERS:,} to {MAX_USERS:,}",
-            )
+            typed_field("Seed", "seed", "a whole number; the same seed, the same run")
+            typed_field("Users (simulated)", "users", f"{MIN_USERS:,} to {MAX_USERS:,}")
 
         with Section("Vendors", help=param_help("vendors.*.stance"), open=True):
             for i, name in enumerate(s.vendor_names):

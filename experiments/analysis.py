@@ -40,7 +40,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 import pandas as pd
@@ -52,6 +52,7 @@ from privmarket.experiments.sweep.store import load_manifest, load_results
 __all__ = [
     "Box",
     "Discovery",
+    "IndexOptions",
     "LeftOut",
     "bands_figure",
     "discover",
@@ -244,42 +245,83 @@ def _point_means(
 
 
 # ------------------------------------------------------------- sensitivity
-def sobol_indices(
-    results: Results,
-    outcome: str,
-    *,
-    manifest: dict[str, Any] | None = None,
-    conf_level: float = 0.95,
-    num_resamples: int = 200,
-    seed: int = 1,
-) -> pd.DataFrame:
+class IndexOptions(TypedDict, total=False):
+    """The keyword options of :func:`sobol_indices` and :func:`morris_indices`.
+
+    ``manifest``: the sweep's manifest, needed when ``results`` is a table
+    (``manifest=load_manifest(folder)``). ``conf_level`` (default 0.95) and
+    ``num_resamples`` (default 200): the bootstrap behind the confidence
+    half-widths; ``seed`` (default 1): its seed, a positive integer (SALib
+    ignores 0).
+    """
+
+    manifest: dict[str, Any] | None
+    conf_level: float
+    num_resamples: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class _IndexInput:
+    """What a sensitivity method reads from a sweep: the design's manifest entry, the
+    outcome's column, its mean at every design point, the runs left out, and the
+    bootstrap's settings (:class:`IndexOptions`)."""
+
+    design: dict[str, Any]
+    column: str
+    y: np.ndarray
+    left_out: LeftOut
+    conf_level: float = 0.95
+    num_resamples: int = 200
+    seed: int = 1
+
+    def attrs(self, method: str) -> dict[str, Any]:
+        """The ``.attrs`` of ``method``'s table of indices."""
+        return dict(
+            outcome=_label(self.column),
+            method=method,
+            conf_level=self.conf_level,
+            left_out=self.left_out,
+        )
+
+
+def _index_input(
+    results: Results, outcome: str, kind: str, method: str, options: IndexOptions
+) -> _IndexInput:
+    """The outcome at every point of the sweep's design, which must be of ``kind``:
+    each method's indices are defined on the sample of its own design only."""
+    m = _manifest(results, options.get("manifest"))
+    d = m["design"]
+    if d["kind"] != kind:
+        raise ValueError(f"{method} indices need a {kind} design; this sweep used {d['kind']!r}")
+    df = _frame(results)
+    col = outcome_column(df, outcome)
+    y, left_out = _point_means(df, col, m["n_points"], kind)
+    bootstrap = {k: v for k, v in options.items() if k != "manifest"}
+    return _IndexInput(d, col, y, left_out, **bootstrap)
+
+
+def sobol_indices(results: Results, outcome: str, **options: Unpack[IndexOptions]) -> pd.DataFrame:
     """First-order and total Sobol' indices (SALib) with confidence half-widths.
 
-    The confidence intervals come from a bootstrap seeded with ``seed`` (a
-    positive integer: SALib ignores 0). Needs a sweep with the ``saltelli``
-    design. Returns one row per varied
-    parameter with columns ``S1``, ``S1_conf``, ``ST``, ``ST_conf``; with
-    ``second_order = true`` the second-order indices are in ``.attrs["S2"]``.
+    Needs a sweep with the ``saltelli`` design; ``options`` are those of
+    :class:`IndexOptions`. Returns one row per varied parameter with columns
+    ``S1``, ``S1_conf``, ``ST``, ``ST_conf``; with ``second_order = true`` the
+    second-order indices are in ``.attrs["S2"]``.
     """
     from SALib.analyze import sobol as salib_sobol
 
     from privmarket.experiments.sweep.designs import salib_problem
 
-    m = _manifest(results, manifest)
-    d = m["design"]
-    if d["kind"] != "saltelli":
-        raise ValueError(f"Sobol indices need a saltelli design; this sweep used {d['kind']!r}")
-    df = _frame(results)
-    col = outcome_column(df, outcome)
-    y, left_out = _point_means(df, col, m["n_points"], "saltelli")
-    problem = salib_problem(d["names"])
+    sample = _index_input(results, outcome, "saltelli", "Sobol", options)
+    d = sample.design
     si = salib_sobol.analyze(
-        problem,
-        y,
+        salib_problem(d["names"]),
+        sample.y,
         calc_second_order=bool(d["second_order"]),
-        num_resamples=num_resamples,
-        conf_level=conf_level,
-        seed=seed,
+        num_resamples=sample.num_resamples,
+        conf_level=sample.conf_level,
+        seed=sample.seed,
     )
     out = pd.DataFrame(
         {k: si[k] for k in ("S1", "S1_conf", "ST", "ST_conf")},
@@ -288,45 +330,32 @@ def sobol_indices(
     if d["second_order"]:
         out.attrs["S2"] = pd.DataFrame(si["S2"], index=d["names"], columns=d["names"])
         out.attrs["S2_conf"] = pd.DataFrame(si["S2_conf"], index=d["names"], columns=d["names"])
-    out.attrs.update(outcome=_label(col), method="sobol", conf_level=conf_level, left_out=left_out)
+    out.attrs.update(sample.attrs("sobol"))
     return out
 
 
-def morris_indices(
-    results: Results,
-    outcome: str,
-    *,
-    manifest: dict[str, Any] | None = None,
-    conf_level: float = 0.95,
-    num_resamples: int = 200,
-    seed: int = 1,
-) -> pd.DataFrame:
+def morris_indices(results: Results, outcome: str, **options: Unpack[IndexOptions]) -> pd.DataFrame:
     """Morris elementary-effect measures (SALib): ``mu``, ``mu_star``, ``sigma``, ``mu_star_conf``.
 
-    Needs a sweep with the ``morris`` design. Effects are per unit of each
-    parameter's normalised range (the design's unit cube), so they compare
-    across parameters of different units.
+    Needs a sweep with the ``morris`` design; ``options`` are those of
+    :class:`IndexOptions`. Effects are per unit of each parameter's normalised
+    range (the design's unit cube), so they compare across parameters of
+    different units.
     """
     from SALib.analyze import morris as salib_morris
 
     from privmarket.experiments.sweep.designs import salib_problem
 
-    m = _manifest(results, manifest)
-    d = m["design"]
-    if d["kind"] != "morris":
-        raise ValueError(f"Morris indices need a morris design; this sweep used {d['kind']!r}")
-    df = _frame(results)
-    col = outcome_column(df, outcome)
-    y, left_out = _point_means(df, col, m["n_points"], "morris")
-    x = np.asarray(d["unit"], dtype=np.float64)
+    sample = _index_input(results, outcome, "morris", "Morris", options)
+    d = sample.design
     si = salib_morris.analyze(
         salib_problem(d["names"]),
-        x,
-        y,
-        num_resamples=num_resamples,
-        conf_level=conf_level,
+        np.asarray(d["unit"], dtype=np.float64),
+        sample.y,
+        num_resamples=sample.num_resamples,
+        conf_level=sample.conf_level,
         num_levels=int(d["levels"]),
-        seed=seed,
+        seed=sample.seed,
     )
     out = pd.DataFrame(
         {
@@ -335,7 +364,7 @@ def morris_indices(
         },
         index=pd.Index(d["names"], name="parameter"),
     )
-    out.attrs.update(outcome=_label(col), method="morris", conf_level=conf_level, left_out=left_out)
+    out.attrs.update(sample.attrs("morris"))
     return out
 
 
@@ -973,27 +1002,21 @@ def sensitivity_figure(indices: pd.DataFrame, title: str | None = None) -> Figur
     ax = fig.add_subplot()
     names = list(indices.index)
     pos = np.arange(len(names))
+
+    def bars(offset: float, column: str, label: str) -> None:
+        # two bars per parameter, side by side; a measure with a confidence
+        # half-width (its "_conf" column) shows it as an error bar
+        conf = f"{column}_conf"
+        xerr = indices[conf] if conf in indices.columns else None
+        ax.barh(pos + offset, indices[column], 0.4, xerr=xerr, label=label, capsize=2)
+
     if "ST" in indices.columns:
-        ax.barh(
-            pos - 0.2,
-            indices["S1"],
-            0.4,
-            xerr=indices["S1_conf"],
-            label="first order S1",
-            capsize=2,
-        )
-        ax.barh(pos + 0.2, indices["ST"], 0.4, xerr=indices["ST_conf"], label="total ST", capsize=2)
+        bars(-0.2, "S1", "first order S1")
+        bars(0.2, "ST", "total ST")
         ax.set_xlabel("Sobol' index")
     elif "mu_star" in indices.columns:
-        ax.barh(
-            pos - 0.2,
-            indices["mu_star"],
-            0.4,
-            xerr=indices["mu_star_conf"],
-            label="mu* (mean |effect|)",
-            capsize=2,
-        )
-        ax.barh(pos + 0.2, indices["sigma"], 0.4, label="sigma (interactions, non-linearity)")
+        bars(-0.2, "mu_star", "mu* (mean |effect|)")
+        bars(0.2, "sigma", "sigma (interactions, non-linearity)")
         ax.set_xlabel("elementary effect per unit of the normalised range")
     else:
         raise ValueError("expected the output of sobol_indices or morris_indices")

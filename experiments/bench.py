@@ -76,6 +76,11 @@ class Plan:
     extra_ratio_users: list[int] = field(default_factory=list)
 
 
+def _compared(users: int, repeats: int) -> list[tuple[str, int, int]]:
+    """The cases of a size where the two implementations are compared: both, as often."""
+    return [("vectorised", users, repeats), ("reference", users, repeats)]
+
+
 def full_plan(repeats: int | None = None) -> Plan:
     """The performance cases (docs/performance.md). By default 5 repetitions where the two
     implementations are compared, 3 at 1M users, 2 at 10M and one reference run
@@ -86,10 +91,8 @@ def full_plan(repeats: int | None = None) -> Plan:
         quarters=40,
         repeats=small,
         cases=[
-            ("vectorised", 10_000, small),
-            ("reference", 10_000, small),
-            ("vectorised", 100_000, small),
-            ("reference", 100_000, small),
+            *_compared(10_000, small),
+            *_compared(100_000, small),
             ("vectorised", 1_000_000, repeats or 3),
             ("reference", 1_000_000, 1),
             ("vectorised", 10_000_000, min(repeats or 2, 2)),
@@ -106,11 +109,7 @@ def quick_plan(repeats: int = 1) -> Plan:
         name="quick",
         quarters=8,
         repeats=repeats,
-        cases=[
-            ("vectorised", 2_000, repeats),
-            ("reference", 2_000, repeats),
-            ("vectorised", 20_000, repeats),
-        ],
+        cases=[*_compared(2_000, repeats), ("vectorised", 20_000, repeats)],
         ratio_users=2_000,
         wall_users=20_000,
         scale_users=20_000,
@@ -300,6 +299,20 @@ def _target(
     }
 
 
+def _info(figure: str, value: float | None, unit: str) -> dict[str, Any]:
+    """A line of the targets table that reports a figure without a target to meet."""
+    return _target(figure, value, unit, "", None, judged=False)
+
+
+def _largest(summary: list[dict[str, Any]], impl: str) -> dict[str, Any] | None:
+    """The completed case of ``impl`` with the most users, or None."""
+    return max(
+        (r for r in summary if r["impl"] == impl and r["completed"]),
+        key=lambda r: r["users"],
+        default=None,
+    )
+
+
 def _users_label(n: int) -> str:
     if n >= 1_000_000 and n % 1_000_000 == 0:
         return f"{n // 1_000_000}M"
@@ -357,14 +370,7 @@ def judge(
     )
     whole = wall.get("process_s") if wall else None
     rows.append(
-        _target(
-            f"{lab} users, the whole process (start, imports, warm-up, build, run)",
-            whole,
-            "s",
-            "",
-            None,
-            j,
-        )
+        _info(f"{lab} users, the whole process (start, imports, warm-up, build, run)", whole, "s")
     )
     peak = wall["peak_rss_bytes"] / 1e9 if wall else None
     rows.append(
@@ -407,31 +413,17 @@ def judge(
         if main:
             side = speedup(users, "user_side_quarter_s")
             rows.append(
-                _target(
-                    f"speed-up of the user side alone, {_users_label(users)} users",
-                    side,
-                    "x",
-                    "",
-                    None,
-                    j,
-                )
+                _info(f"speed-up of the user side alone, {_users_label(users)} users", side, "x")
             )
             init = speedup(users, "init_s")
             rows.append(
-                _target(
+                _info(
                     f"speed-up of the build vs per-object Mesa, {_users_label(users)} users",
                     init,
                     "x",
-                    "",
-                    None,
-                    j,
                 )
             )
-    biggest = max(
-        (r for r in summary if r["impl"] == "vectorised" and r["completed"]),
-        key=lambda r: r["users"],
-        default=None,
-    )
+    biggest = _largest(summary, "vectorised")
     if biggest:
         bpu = biggest["bytes_per_user"]
         rows.append(
@@ -445,29 +437,19 @@ def judge(
             )
         )
         rows.append(
-            _target(
+            _info(
                 "memory per user held by the arrays (columns + contacts)",
                 biggest["population_bytes_per_user"],
                 "B",
-                "",
-                None,
-                j,
             )
         )
-    ref_big = max(
-        (r for r in summary if r["impl"] == "reference" and r["completed"]),
-        key=lambda r: r["users"],
-        default=None,
-    )
+    ref_big = _largest(summary, "reference")
     if ref_big:
         rows.append(
-            _target(
+            _info(
                 f"memory per user, per-object Mesa ({_users_label(ref_big['users'])}, OS peak)",
                 ref_big["bytes_per_user"],
                 "B",
-                "",
-                None,
-                j,
             )
         )
     return rows
@@ -706,6 +688,14 @@ def run_bench(
 
 # -------------------------------------------------------------------- CLI
 def _bench(args: argparse.Namespace) -> int:
+    """Measure speed and memory against the targets and a per-object Mesa model.
+
+    Run the performance cases (vectorised model against a per-object Mesa
+    reference at 10k and 100k users, vectorised alone at 1M and 10M), each in its
+    own process with numpy on one thread; print a table of figure, value, target,
+    ratio and pass/short; write it as JSON and draw the scaling figure. The full
+    run takes a few minutes and about 1.5 GB of memory at its largest.
+    """
     from privmarket.experiments.errors import UsageError
 
     if args.repeats is not None and args.repeats < 1:
@@ -746,17 +736,9 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "bench",
-        help="measure speed and memory against the targets and a per-object Mesa model",
-        description=(
-            "Run the performance cases (vectorised model against a per-object Mesa "
-            "reference at 10k and 100k users, vectorised alone at 1M and 10M), each in "
-            "its own process with numpy on one thread; print a table of figure, value, "
-            "target, ratio and pass/short; write it as JSON and draw the scaling figure. "
-            "The full run takes a few minutes and about 1.5 GB of memory at its largest."
-        ),
-    )
+    from privmarket.experiments.cli_options import add_command
+
+    p = add_command(sub, "bench", _bench)
     p.add_argument(
         "--quick", action="store_true", help="a small version that runs in seconds (CI smoke test)"
     )
@@ -784,7 +766,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="repetitions per case (default: 5 where the two implementations are compared, "
         "3 at 1M users, 2 at 10M; 1 with --quick); medians are reported",
     )
-    p.set_defaults(func=_bench)
 
 
 if __name__ == "__main__":

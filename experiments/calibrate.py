@@ -699,6 +699,7 @@ def _years(text: str | None) -> tuple[int, ...] | None:
 
 
 def _cmd(args: argparse.Namespace) -> int:
+    """Fit the world parameters to every case at once (ABC-SMC, a posterior sample)."""
     from privmarket.experiments.output import OutputFolder
     from privmarket.experiments.resources import check_memory
     from privmarket.experiments.sweep.backends import check_backend_args, make_backend
@@ -766,21 +767,18 @@ def _cmd(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from privmarket.experiments.output import add_output_arguments
-
-    p = sub.add_parser(
-        "calibrate",
-        help="fit the world parameters to every case at once (ABC-SMC, a posterior sample)",
-        description=__doc__.split("\n\n")[1],
+    from privmarket.experiments.cli_options import (
+        add_backend_arguments,
+        add_command,
+        add_output_arguments,
     )
+
+    p = add_command(sub, "calibrate", _cmd, description=__doc__.split("\n\n")[1])
     p.add_argument("--spec", metavar="FILE", help="calibration spec (default: the shipped one)")
     p.add_argument("--leave-out", metavar="CASE", help="fit without this stand-off and predict it")
     p.add_argument("--fit-years", metavar="FIRST-LAST", help="fit the decline on these years only")
     p.add_argument("--population", type=int, help="particles per generation (spec's by default)")
     p.add_argument("--generations", type=int, help="generations (spec's by default)")
-    p.add_argument("--backend", default="local", help="local (default), dask or serial")
-    p.add_argument("--workers", type=int, help="worker processes (default: the cores)")
-    p.add_argument("--scheduler", help="a Dask scheduler address (with --backend dask)")
+    add_backend_arguments(p)
     add_output_arguments(p, "calibrate", "out/calibration")
     p.add_argument("--ship", action="store_true", help="install the result as the default world")
-    p.set_defaults(func=_cmd)

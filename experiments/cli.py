@@ -118,6 +118,11 @@ def check_seed(seed: int, flag: str = "--seed") -> int:
 
 # ----------------------------------------------------------------- run
 def _run(args: argparse.Namespace) -> int:
+    """Run one scenario and write its tables, summary and figures.
+
+    Run one scenario and write the per-quarter table and event log (CSV and
+    Parquet), summary.json and PNG figures to --out, then print a short summary.
+    """
     from privmarket.experiments.output import OutputFolder
     from privmarket.experiments.resources import check_memory
     from privmarket.experiments.runs import format_summary, run_to_dir
@@ -234,6 +239,7 @@ def _run_posterior(args: argparse.Namespace, params, sets: dict[str, Any]) -> in
 
 
 def _scenarios(args: argparse.Namespace) -> int:
+    """List scenarios, or show one's note and parameters."""
     from privmarket.sim.scenarios import get_scenario, list_scenarios
 
     if args.action == "show":
@@ -261,16 +267,9 @@ def _scenarios(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from privmarket.experiments.output import add_output_arguments
+    from privmarket.experiments.cli_options import add_command, add_output_arguments
 
-    p = sub.add_parser(
-        "run",
-        help="run one scenario and write its tables, summary and figures",
-        description=(
-            "Run one scenario and write the per-quarter table and event log (CSV and "
-            "Parquet), summary.json and PNG figures to --out, then print a short summary."
-        ),
-    )
+    p = add_command(sub, "run", _run)
     p.add_argument(
         "scenario", nargs="?", default="baseline", help="scenario name (see `privmarket scenarios`)"
     )
@@ -306,12 +305,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--workers", type=int, help="with --posterior: processes at once (default: the cores)"
     )
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
-    p.set_defaults(func=_run)
 
-    s = sub.add_parser("scenarios", help="list scenarios, or show one's note and parameters")
+    s = add_command(sub, "scenarios", _scenarios)
     s.add_argument("action", nargs="?", choices=["list", "show"], default="list")
     s.add_argument("name", nargs="?", help="scenario to show")
-    s.set_defaults(func=_scenarios)
 
 
 # ---------------------------------------------------------------- main

@@ -34,7 +34,6 @@ Single-file outputs (``bench``'s JSON and PNG) follow the same rules through
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -296,28 +295,3 @@ class OutputFile:
             os.replace(tmp, p)
         finally:
             tmp.unlink(missing_ok=True)
-
-
-def add_output_arguments(
-    parser: argparse.ArgumentParser, command: str, default: str, memory: bool = True
-) -> None:
-    """The options every command that writes a results folder shares: ``--out``,
-    ``--overwrite`` and (for commands that run the model) ``--force``."""
-    parser.add_argument(
-        "--out",
-        metavar="DIR",
-        help=f"output folder (default: {default}); it must be new, empty, or an earlier "
-        f"`privmarket {command}` output",
-    )
-    parser.add_argument(
-        "--overwrite",
-        action="store_true",
-        help=f"replace the files an earlier `privmarket {command}` wrote in --out "
-        "(other files are kept)",
-    )
-    if memory:
-        parser.add_argument(
-            "--force",
-            action="store_true",
-            help="run even if the memory estimate exceeds the memory available",
-        )

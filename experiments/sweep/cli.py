@@ -50,6 +50,14 @@ def _plan_text(exp) -> str:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    """Run a sweep described by an experiment file (TOML); resumes an interrupted one.
+
+    Run every run of an experiment file (scenario, fixed and varied parameters,
+    design, replicates, quarters, seed, outputs) into a results folder:
+    manifest.json plus Parquet chunks. Rerunning on the same folder finishes only
+    the missing runs. Exit status: 0 all runs ok, 1 some failed, 2 bad input,
+    130 interrupted.
+    """
     from privmarket.experiments.errors import UsageError
     from privmarket.experiments.sweep.runner import run_sweep
     from privmarket.experiments.sweep.spec import load_experiment
@@ -84,6 +92,14 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _analyze(args: argparse.Namespace) -> int:
+    """Tables, figures, sensitivity indices and scenario discovery for a sweep folder.
+
+    Analyse a sweep results folder: per-point table, the outcome against each
+    parameter, Sobol' or Morris indices (for saltelli and morris designs), a
+    two-parameter heatmap (survival probability for a '<vendor>.alive' outcome),
+    per-quarter bands (if series were kept) and scenario discovery. Writes into
+    DIR/analysis/ unless --out is given.
+    """
     from privmarket.experiments.analysis import analyze_folder
     from privmarket.experiments.errors import UsageError
     from privmarket.experiments.output import OutputFolder
@@ -115,6 +131,12 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    """Measure the sweep runner against mesa.batch_run, and 2 workers against 1.
+
+    Runs the same grid and seeds through mesa.batch_run and through the sweep
+    runner (checking that the numbers agree), then a 64-run sweep with 1 and with
+    2 workers; prints the time ratios and writes them as JSON.
+    """
     from privmarket.experiments.sweep.compare import main as compare_main
 
     argv = ["--quick"] if args.quick else []
@@ -128,20 +150,15 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from privmarket.experiments.output import add_output_arguments
-    from privmarket.experiments.sweep.backends import BACKENDS
-
-    p = sub.add_parser(
-        "sweep",
-        help="run a sweep described by an experiment file (TOML); resumes an interrupted one",
-        description=(
-            "Run every run of an experiment file (scenario, fixed and varied parameters, "
-            "design, replicates, quarters, seed, outputs) into a results folder: "
-            "manifest.json plus Parquet chunks. Rerunning on the same folder finishes only "
-            "the missing runs. Exit status: 0 all runs ok, 1 some failed, 2 bad input, "
-            "130 interrupted. Shipped examples: " + ", ".join(example_names())
-        ),
+    from privmarket.experiments.cli_options import (
+        add_backend_arguments,
+        add_command,
+        add_force_argument,
+        add_output_arguments,
     )
+
+    p = add_command(sub, "sweep", _sweep)
+    p.description = f"{p.description} Shipped examples: {', '.join(example_names())}"
     p.add_argument("experiment", help="experiment file, or the name of a shipped example")
     p.add_argument(
         "--out",
@@ -149,24 +166,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="results folder (default: out/sweeps/NAME); new, empty, or this experiment's "
         "folder to resume",
     )
-    p.add_argument(
-        "--backend",
-        choices=BACKENDS,
-        default="local",
-        help="local process pool (default), dask, or serial (in this process, for debugging)",
-    )
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        help="worker processes (default: the cores available; with dask, the LocalCluster's)",
-    )
-    p.add_argument(
-        "--scheduler",
-        metavar="ADDRESS",
-        help="with --backend dask: an existing scheduler, e.g. tcp://10.0.0.5:8786 "
-        "(default: start a LocalCluster on 127.0.0.1)",
-    )
+    add_backend_arguments(p)
     p.add_argument(
         "--batch-size", type=int, default=None, help="runs per task (default: automatic, <= 16)"
     )
@@ -180,30 +180,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="resume a folder whose runs were made by other model code (refused by default: "
         "the results would mix two versions of the model)",
     )
-    p.add_argument(
-        "--force",
-        action="store_true",
-        help="run even if the memory estimate (runs at once x users) exceeds the memory available",
-    )
+    add_force_argument(p, "the memory estimate (runs at once x users)")
     p.add_argument(
         "--check",
         action="store_true",
         help="validate the experiment file and print the plan; run and write nothing",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=_sweep)
 
-    a = sub.add_parser(
-        "analyze",
-        help="tables, figures, sensitivity indices and scenario discovery for a sweep folder",
-        description=(
-            "Analyse a sweep results folder: per-point table, the outcome against each "
-            "parameter, Sobol' or Morris indices (for saltelli and morris designs), a "
-            "two-parameter heatmap (survival probability for a '<vendor>.alive' outcome), "
-            "per-quarter bands (if series were kept) and scenario discovery. Writes into "
-            "DIR/analysis/ unless --out is given."
-        ),
-    )
+    a = add_command(sub, "analyze", _analyze)
     a.add_argument("folder", help="sweep results folder")
     a.add_argument(
         "--outcome",
@@ -233,21 +218,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     a.add_argument("--series", metavar="COLUMN", help="per-quarter column for the bands figure")
     add_output_arguments(a, "analyze", "FOLDER/analysis", memory=False)
-    a.set_defaults(func=_analyze)
 
-    b = sub.add_parser(
-        "sweep-bench",
-        help="measure the sweep runner against mesa.batch_run, and 2 workers against 1",
-        description=(
-            "Runs the same grid and seeds through mesa.batch_run and through the sweep "
-            "runner (checking that the numbers agree), then a 64-run sweep with 1 and with "
-            "2 workers; prints the time ratios and writes them as JSON."
-        ),
-    )
+    b = add_command(sub, "sweep-bench", _bench)
     b.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
     b.add_argument("--repeat", type=int, default=None, help="repetitions (median is reported)")
     b.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
     b.add_argument(
         "--overwrite", action="store_true", help="replace an earlier sweep-bench JSON at --json"
     )
-    b.set_defaults(func=_bench)

@@ -22,6 +22,25 @@ import numpy as np
 from privmarket.experiments.sweep.schema import DesignSpec
 from privmarket.sim.params import Params
 
+#: The fields of a :class:`Varied` that describe a range (``low`` to ``high``, with a
+#: distribution), as opposed to a level list: an experiment file gives them, and a
+#: range's fingerprint is made of them.
+RANGE_FIELDS = ("low", "high", "steps", "distribution", "mean", "sd", "mode", "integer")
+
+#: The fields of an :class:`Experiment` that determine its results (not its name,
+#: description or analysis): what its fingerprint is made of.
+RESULT_FIELDS = (
+    "scenario",
+    "quarters",
+    "replicates",
+    "seed",
+    "common_seeds",
+    "fixed",
+    "varied",
+    "design",
+    "series",
+)
+
 
 @dataclass(frozen=True)
 class Varied:
@@ -122,16 +141,7 @@ class Varied:
         if self.values is not None:
             d["values"] = list(self.values)
         else:
-            d.update(
-                low=self.low,
-                high=self.high,
-                steps=self.steps,
-                distribution=self.distribution,
-                mean=self.mean,
-                sd=self.sd,
-                mode=self.mode,
-                integer=self.integer,
-            )
+            d.update((name, getattr(self, name)) for name in RANGE_FIELDS)
         if self.has_base:
             d["base"] = self.base
         return d
@@ -195,17 +205,9 @@ class Experiment:
 
     def canonical(self) -> dict[str, Any]:
         """Everything that determines the results (not the name, description or analysis)."""
-        return dict(
-            scenario=self.scenario,
-            quarters=self.quarters,
-            replicates=self.replicates,
-            seed=self.seed,
-            common_seeds=self.common_seeds,
-            fixed=self.fixed,
-            varied=[v.canonical() for v in self.varied],
-            design=self.design.canonical(),
-            series=self.series,
-        )
+        d = {name: getattr(self, name) for name in RESULT_FIELDS}
+        d.update(varied=[v.canonical() for v in self.varied], design=self.design.canonical())
+        return d
 
     def fingerprint(self) -> str:
         return _digest(self.canonical())

@@ -3,23 +3,18 @@
 An experiment file names the scenario, the fixed parameters, the varied
 parameters (level lists, ranges, distributions), the design, the replicates,
 the quarters, the root seed and which outcomes to keep. See ``docs/sweeps.md``
-for the full reference. A minimal file::
+for the full reference. A minimal file, a grid of 3 x 3 points::
 
     name = "quick-grid"
     scenario = "baseline"
-    quarters = 12
-    replicates = 2
-    seed = 7
-
-    [fixed]
-    n_users = 2000
 
     [varied]
     "vendors.Aegis.stance" = [0.2, 0.6, 1.0]
     "countries.*.appetite" = { low = 0.1, high = 0.9, steps = 3 }
 
-    [design]
-    kind = "grid"
+What it leaves out takes its default: the scenario's quarters and other
+parameters (``quarters``, ``[fixed]``), one replicate, root seed 0 and the
+grid design (``[design] kind = "grid"``).
 
 :func:`load_experiment` reads the file (:mod:`.tomlfile`: bounded size and
 nesting, the line of every key), checks its shape against the pydantic models
@@ -41,6 +36,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +45,7 @@ from pydantic import BaseModel, ValidationError
 
 from privmarket.experiments.names import name_problems
 from privmarket.experiments.sweep.designs import build_design
-from privmarket.experiments.sweep.experiment import Experiment, Varied, safe_name
+from privmarket.experiments.sweep.experiment import RANGE_FIELDS, Experiment, Varied, safe_name
 from privmarket.experiments.sweep.schema import (
     DESIGNS,
     DISTRIBUTIONS,
@@ -82,6 +78,8 @@ __all__ = [
 
 VARIED_KEYS = tuple(VariedSpec.model_fields)
 _LISTS = ("vendors", "countries")
+#: Top-level values of an experiment file that the experiment keeps as the file gives them.
+AS_GIVEN = ("scenario", "replicates", "seed", "common_seeds", "description")
 _CONDITION = re.compile(r"^\s*([A-Za-z_][\w.*]*)\s*(?:(<=|>=|==|!=|<|>)\s*(\S+))?\s*$")
 
 
@@ -302,18 +300,14 @@ def parse_experiment(text: str, source: str = "<experiment>", default_name: str 
         name=name,
         source=source,
         text=text,
-        scenario=top.scenario,
         quarters=base.quarters,
-        replicates=top.replicates,
-        seed=top.seed,
-        common_seeds=top.common_seeds,
         fixed=fixed,
         varied=varied,
         design=design,
         series=outputs.series,
         base_params=base,
-        description=top.description,
         analysis=plan,
+        **{key: getattr(top, key) for key in AS_GIVEN},
     )
 
     # ---- the design's size from its formula, then the design, then every point
@@ -376,17 +370,29 @@ def _named(path: str, written: str) -> str:
     return repr(path) if path == written else f"{path!r} (written {written!r})"
 
 
+def _entries(
+    p: _Problems, params: Params, section: str, table: dict[str, Any]
+) -> Iterator[tuple[tuple[str, ...], str, str, Any]]:
+    """The entries of ``[fixed]`` or ``[varied]`` (``section``) that name a parameter of
+    ``params``, as (location, path as written, canonical path, value).
+
+    Both tables are read the same way, so both report a path that names nothing
+    (and skip it) the same way.
+    """
+    for parts, value in _flatten(table, varied=section == "varied"):
+        written = ".".join(parts)
+        loc = (section, *parts)
+        path = _canonical(p, params, loc, written, section)
+        if path is not None:
+            yield loc, written, path, value
+
+
 def _fixed(p: _Problems, top: ExperimentFile, scenario: Params) -> tuple[dict[str, Any], Params]:
     """The fixed values by canonical path, and the scenario's parameters with them applied."""
     fixed: dict[str, Any] = {}
     renames: dict[str, Any] = {}
     where: dict[str, tuple[str, ...]] = {}
-    for parts, value in _flatten(top.fixed, varied=False):
-        written = ".".join(parts)
-        loc = ("fixed", *parts)
-        path = _canonical(p, scenario, loc, written, "fixed")
-        if path is None:
-            continue
+    for loc, written, path, value in _entries(p, scenario, "fixed", top.fixed):
         if path in where:
             p.add(loc, f"fixed {_named(path, written)} is given twice; keep one")
             continue
@@ -427,12 +433,7 @@ def _varied_all(
     p: _Problems, top: ExperimentFile, base: Params, fixed: dict[str, Any], kind: str | None
 ) -> list[Varied]:
     varied: list[Varied] = []
-    for parts, raw in _flatten(top.varied, varied=True):
-        written = ".".join(parts)
-        loc = ("varied", *parts)
-        path = _canonical(p, base, loc, written, "varied")
-        if path is None:
-            continue
+    for loc, written, path, raw in _entries(p, base, "varied", top.varied):
         label = f"varied {_named(path, written)}"
         if path.startswith(_LISTS) and path.endswith(".name"):
             p.add(loc, f"{label}: names cannot be varied (they name outcome columns and paths)")
@@ -492,6 +493,8 @@ def _one_varied(
             p.add(loc, f"{label}: {what} {_shown(value)} is not allowed: {exc}")
 
     has_base = "base" in spec.model_fields_set
+    # what a varied parameter records besides its levels or its range
+    recorded = {"base": spec.base, "has_base": has_base, "line": p.line(*loc), "written": written}
     if spec.values is not None:
         if len({json.dumps(x, sort_keys=True, default=str) for x in spec.values}) != len(
             spec.values
@@ -504,14 +507,7 @@ def _one_varied(
             check(spec.base, "base")
         if len(p) > n_before:
             return None
-        return Varied(
-            path,
-            values=tuple(spec.values),
-            base=spec.base,
-            has_base=has_base,
-            line=p.line(*loc),
-            written=written,
-        )
+        return Varied(path, values=tuple(spec.values), **recorded)
 
     # a range
     is_int = isinstance(sample, int) and not isinstance(sample, bool)
@@ -536,21 +532,9 @@ def _one_varied(
     if spec.steps is not None and kind is not None and kind not in ("grid", "oat"):
         p.add(loc, f"{label}: steps applies to the grid and oat designs, not {kind!r}")
         return None
-    v = Varied(
-        path,
-        low=spec.low,
-        high=spec.high,
-        steps=spec.steps,
-        distribution=spec.distribution,
-        mean=spec.mean,
-        sd=spec.sd,
-        mode=spec.mode,
-        integer=integer,
-        base=spec.base,
-        has_base=has_base,
-        line=p.line(*loc),
-        written=written,
-    )
+    # the range as the file gives it, with ``integer`` settled from the parameter's type
+    given = {name: getattr(spec, name) for name in RANGE_FIELDS} | {"integer": integer}
+    v = Varied(path, **given, **recorded)
     if integer:
         lo, hi = v.whole_bounds()
         if lo > hi:

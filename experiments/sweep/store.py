@@ -736,12 +736,11 @@ def _read_manifest(f: Path, shown: str) -> dict[str, Any]:
         if f.stat().st_size > 2_000_000_000:
             raise SweepDirError(f"{shown!r} is too large to be a sweep manifest")
         data = json.loads(f.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError:
-        raise SweepDirError(f"{shown!r} is not a sweep manifest (not UTF-8 text)") from None
-    except RecursionError:
-        raise SweepDirError(f"{shown!r} is not a sweep manifest (nested too deeply)") from None
     except json.JSONDecodeError as exc:
         raise SweepDirError(f"{shown!r} is not valid JSON: {exc}") from None
+    except (UnicodeDecodeError, RecursionError) as exc:
+        why = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else "nested too deeply"
+        raise SweepDirError(f"{shown!r} is not a sweep manifest ({why})") from None
     if not isinstance(data, dict) or data.get("format") not in READABLE:
         fmt = data.get("format") if isinstance(data, dict) else None
         raise SweepDirError(

@@ -39,6 +39,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticUndefined
 
 from privmarket.sim.vocabulary import SEGMENTS, STRATEGY_NAMES
 
@@ -96,7 +97,6 @@ def par(
 
 
 def world(
-    name: str,
     lo: float | None = None,
     hi: float | None = None,
     doc: str | None = None,
@@ -107,19 +107,56 @@ def world(
 
     Scenarios may not set world parameters (only case inputs, the dated facts of
     a case); a run, a sweep or a calibration may. The range and description are
-    those of :func:`par`.
+    those of :func:`par`; the default is filled in when the class is made, from
+    the estimate under the field's own name (:func:`_estimate`).
     """
-    default = WORLD_ESTIMATE[name]
-    if isinstance(default, list):  # TOML arrays are lists; these fields are tuples
-        default = tuple(default)
-    return par(default, lo, hi, doc, exclude_lo=exclude_lo, json_schema_extra={"role": "world"})
+    extra = {"role": "world"}
+    return par(PydanticUndefined, lo, hi, doc, exclude_lo=exclude_lo, json_schema_extra=extra)
+
+
+def _role(field: Any) -> str:
+    return (field.json_schema_extra or {}).get("role", "case")
+
+
+def _estimate(name: str) -> Any:
+    """The shipped estimate of world parameter ``name``; its default."""
+    if name not in WORLD_ESTIMATE:
+        raise ParameterError(
+            f"world parameter {name!r} has no estimate in {WORLD_FILE}: "
+            "add one there (privmarket calibrate --ship writes the file)"
+        )
+    value = WORLD_ESTIMATE[name]
+    return tuple(value) if isinstance(value, list) else value  # TOML arrays; fields are tuples
 
 
 class _Strict(BaseModel):
-    # No NaN or infinity anywhere: every number must be finite.
+    # No NaN or infinity anywhere: every number must be finite. A field's
+    # description is its ``description=`` or, where that would not fit on the
+    # line, the docstring right under it.
     model_config = ConfigDict(
-        extra="forbid", validate_assignment=True, frozen=False, allow_inf_nan=False
+        extra="forbid",
+        validate_assignment=True,
+        frozen=False,
+        allow_inf_nan=False,
+        use_attribute_docstrings=True,
     )
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        # What a declaration leaves to its class: a world parameter's default
+        # (see world()), and a docstring description wrapped over several lines
+        # folded into one paragraph, as a description= string would be.
+        super().__pydantic_init_subclass__(**kwargs)
+        changed = False
+        for name, f in cls.model_fields.items():
+            if _role(f) == "world" and f.is_required():
+                f.default = _estimate(name)
+                changed = True
+            if f.description and "\n" in f.description:
+                f.description = " ".join(f.description.split())
+                changed = True
+        if changed:
+            cls.model_rebuild(force=True)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -345,190 +382,93 @@ class Params(_Strict):
     )
 
     # --- users and choice -------------------------------------------------
-    hazard: float = world("hazard", 0, 1, "Chance per quarter that a device comes due.")
-    b_ecosystem: float = world("b_ecosystem", 0, 50, "Utility weight of q.")
-    b_price: float = world("b_price", 0, 50, "Utility weight of price (per US$500).")
-    b_contacts: float = world(
-        "b_contacts", 0, 50, "Utility weight of the share of contacts on a vendor."
-    )
-    switching_cost: float = world("switching_cost", 0, 50, "Utility cost of changing vendor.")
-    privacy_sensitivity: tuple[float, float, float] = world(
-        "privacy_sensitivity",
-        doc="Mean privacy sensitivity per segment (consumer, enterprise, government).",
-    )
-    privacy_dispersion: float = world(
-        "privacy_dispersion", 0, 5, "Shape spread of sensitivity (gamma CV)."
-    )
-    privacy_salience: float = world(
-        "privacy_salience", 0, 10, "Multiplier on all privacy sensitivities."
-    )
-    price_sensitivity_spread: float = world(
-        "price_sensitivity_spread", 0, 2, "Lognormal sigma of price sensitivity."
-    )
-    initial_age_cycles: float = world(
-        "initial_age_cycles",
-        0,
-        10,
-        "Initial device ages spread uniformly over this many replacement "
-        "cycles (1 / hazard quarters each).",
-        exclude_lo=True,
-    )
-    contacts_mean_degree: int = world("contacts_mean_degree", 0, 200, "Contacts per user.")
-    contacts_cross_border: float = world(
-        "contacts_cross_border", 0, 1, "Share of a consumer's contacts abroad."
-    )
-    contacts_cross_border_enterprise: float = world(
-        "contacts_cross_border_enterprise", 0, 1, "Share of an enterprise user's contacts abroad."
-    )
+    hazard: float = world(0, 1, "Chance per quarter that a device comes due.")
+    b_ecosystem: float = world(0, 50, "Utility weight of q.")
+    b_price: float = world(0, 50, "Utility weight of price (per US$500).")
+    b_contacts: float = world(0, 50, "Utility weight of the share of contacts on a vendor.")
+    switching_cost: float = world(0, 50, "Utility cost of changing vendor.")
+    privacy_sensitivity: tuple[float, float, float] = world()
+    """Mean privacy sensitivity per segment (consumer, enterprise, government)."""
+    privacy_dispersion: float = world(0, 5, "Shape spread of sensitivity (gamma CV).")
+    privacy_salience: float = world(0, 10, "Multiplier on all privacy sensitivities.")
+    price_sensitivity_spread: float = world(0, 2, "Lognormal sigma of price sensitivity.")
+    initial_age_cycles: float = world(0, 10, exclude_lo=True)
+    """Initial device ages spread uniformly over this many replacement cycles
+    (1 / hazard quarters each)."""
+    contacts_mean_degree: int = world(0, 200, "Contacts per user.")
+    contacts_cross_border: float = world(0, 1, "Share of a consumer's contacts abroad.")
+    contacts_cross_border_enterprise: float = world(0, 1)
+    """Share of an enterprise user's contacts abroad."""
 
     # --- governments ------------------------------------------------------
-    demand_rate: float = world(
-        "demand_rate", 0, 10, "Base hazard of a demand per quarter per vendor."
-    )
-    visibility_floor: float = world(
-        "visibility_floor", 0, 1, "Visibility of a vendor with no local users."
-    )
-    segment_weights: tuple[float, float, float] = world(
-        "segment_weights",
-        doc="Weight of consumer, enterprise, government users in visibility and ban cost.",
-    )
-    contagion: float = world("contagion", 0, 10, "Rise in demand propensity per concession cited.")
-    deadline_quarters: int = world("deadline_quarters", 0, 20, "Quarters until enforcement.")
-    ban_review_rate: float = world(
-        "ban_review_rate",
-        0,
-        20,
-        "Hazard per quarter that a ban is reviewed and lifted (courts, public "
-        "cost, a deal), times the share of the domestic cost in cost plus gain.",
-    )
-    ban_cost_income_elasticity: float = world(
-        "ban_cost_income_elasticity",
-        0,
-        2,
-        "Exponent of income in a government's cost of a ban (0: a ban costs "
-        "poor and rich countries alike; 1: in proportion to income).",
-    )
-    ban_cost_weight: float = world(
-        "ban_cost_weight", 0, 100, "Weight of the domestic cost of losing a vendor."
-    )
-    partial_deal_value: float = world(
-        "partial_deal_value", 0, 1, "Share of its gain a government sees in a partial deal."
-    )
-    severity_noise: float = world("severity_noise", 0, 1, "Sd of demand severity.")
-    severity_law_restraint: float = world(
-        "severity_law_restraint",
-        0,
-        1,
-        "How far rule of law r scales a demand's severity down: "
-        "severity = a (1 - this r) + severity_appetite_floor a (+ noise).",
-    )
-    severity_appetite_floor: float = world(
-        "severity_appetite_floor",
-        0,
-        1,
-        "Share of appetite a that adds to severity whatever the rule of law.",
-    )
-    severity_bands: tuple[float, float] = world(
-        "severity_bands",
-        doc="Severity cuts between targeted intercept (consumer traffic), broad "
-        "interception (consumer and enterprise) and bulk access (all three tiers).",
-    )
-    demand_cooldown: int = world(
-        "demand_cooldown",
-        0,
-        40,
-        "Quarters a government waits, beyond the deadline interval, before "
-        "asking the same vendor again once a demand is settled.",
-    )
+    demand_rate: float = world(0, 10, "Base hazard of a demand per quarter per vendor.")
+    visibility_floor: float = world(0, 1, "Visibility of a vendor with no local users.")
+    segment_weights: tuple[float, float, float] = world()
+    """Weight of consumer, enterprise, government users in visibility and ban cost."""
+    contagion: float = world(0, 10, "Rise in demand propensity per concession cited.")
+    deadline_quarters: int = world(0, 20, "Quarters until enforcement.")
+    ban_review_rate: float = world(0, 20)
+    """Hazard per quarter that a ban is reviewed and lifted (courts, public cost, a deal),
+    times the share of the domestic cost in cost plus gain."""
+    ban_cost_income_elasticity: float = world(0, 2)
+    """Exponent of income in a government's cost of a ban (0: a ban costs poor and rich
+    countries alike; 1: in proportion to income)."""
+    ban_cost_weight: float = world(0, 100, "Weight of the domestic cost of losing a vendor.")
+    partial_deal_value: float = world(0, 1)
+    """Share of its gain a government sees in a partial deal."""
+    severity_noise: float = world(0, 1, "Sd of demand severity.")
+    severity_law_restraint: float = world(0, 1)
+    """How far rule of law r scales a demand's severity down:
+    severity = a (1 - this r) + severity_appetite_floor a (+ noise)."""
+    severity_appetite_floor: float = world(0, 1)
+    """Share of appetite a that adds to severity whatever the rule of law."""
+    severity_bands: tuple[float, float] = world()
+    """Severity cuts between targeted intercept (consumer traffic), broad interception
+    (consumer and enterprise) and bulk access (all three tiers)."""
+    demand_cooldown: int = world(0, 40)
+    """Quarters a government waits, beyond the deadline interval, before asking the same
+    vendor again once a demand is settled."""
 
     # --- vendors ----------------------------------------------------------
-    trust_loss_comply: float = world(
-        "trust_loss_comply", 0, 1, "Trust lost by full access granted anywhere."
-    )
-    trust_loss_base: float = world(
-        "trust_loss_base",
-        0,
-        1,
-        "Share of trust_loss_comply lost for access of severity 0: "
-        "loss = trust_loss_comply (this + trust_loss_slope severity).",
-    )
-    trust_loss_slope: float = world(
-        "trust_loss_slope", 0, 1, "Extra share of trust_loss_comply lost per unit of severity."
-    )
-    negotiation_trust_weight: float = world(
-        "negotiation_trust_weight",
-        0,
-        1,
-        "Share of the trust loss that a negotiated (partial, disclosed) grant costs.",
-    )
-    access_trust_cap: float = world(
-        "access_trust_cap",
-        0,
-        1,
-        "Share of stance that trust can no longer recover to when a vendor has "
-        "granted access in every country (scaled by the share of such countries).",
-    )
-    trust_gain_refuse: float = world(
-        "trust_gain_refuse",
-        -1,
-        1,
-        "Trust gained by a public refusal or exit (negative: lost, where the public "
-        "sides with the government, as it leaned to in a terror case; docs/cases.md, case 6).",
-    )
-    trust_recovery: float = world(
-        "trust_recovery", 0, 1, "Share of the gap to stance closed per quarter."
-    )
-    ecosystem_rate: float = world(
-        "ecosystem_rate", 0, 1, "Share of the gap to installed share closed per quarter."
-    )
-    ecosystem_exponent: float = world(
-        "ecosystem_exponent", 0, 3, "q's target is installed share to this power.", exclude_lo=True
-    )
-    rd_effect: float = world("rd_effect", 0, 1, "Ecosystem gained per quarter per US$1bn of R&D.")
-    developer_value_weight: float = world(
-        "developer_value_weight",
-        0,
-        1,
-        "How far developers follow users' spending rather than their number: "
-        "the ecosystem's target blends installed share with price-weighted installed share "
-        "(0: users alone; 1: spending alone).",
-    )
-    withdraw_cut: float = world(
-        "withdraw_cut", 0, 1, "Share of local stance lost by withdrawing a feature."
-    )
-    loss_quarters: int = world(
-        "loss_quarters", 1, 100, "k: handset losses in a row before leaving the market."
-    )
-    ev_horizon: int = world(
-        "ev_horizon", 1, 100, "Quarters of profit the expected-value rule weighs."
-    )
-    decision_temperature: float = world(
-        "decision_temperature",
-        0,
-        5,
-        "Noise in vendors' answers and governments' verdicts: they choose by a "
-        "logit over the values of their options, each value relative to what is at stake; "
-        "0 always takes the best value (sharp thresholds).",
-    )
-    legal_penalty: float = world(
-        "legal_penalty",
-        0,
-        5,
-        "Expected cost of refusing a lawful demand, as a share of the country's "
-        "value to the vendor, times the country's rule of law and the demand's severity "
-        "(courts enforce orders where law rules; elsewhere bans do).",
-    )
-    backdoor_trust_factor: float = world(
-        "backdoor_trust_factor",
-        1,
-        10,
-        "How many times more trust it costs to build access to traffic the "
-        "vendor cannot read (a back door) than to hand over traffic it can.",
-    )
-    learning_rate: float = world(
-        "learning_rate", 0, 1, "Adaptive rule: weight of the newest outcome."
-    )
-    exploration: float = world("exploration", 0, 1, "Adaptive rule: chance of a random answer.")
+    trust_loss_comply: float = world(0, 1, "Trust lost by full access granted anywhere.")
+    trust_loss_base: float = world(0, 1)
+    """Share of trust_loss_comply lost for access of severity 0:
+    loss = trust_loss_comply (this + trust_loss_slope severity)."""
+    trust_loss_slope: float = world(0, 1)
+    """Extra share of trust_loss_comply lost per unit of severity."""
+    negotiation_trust_weight: float = world(0, 1)
+    """Share of the trust loss that a negotiated (partial, disclosed) grant costs."""
+    access_trust_cap: float = world(0, 1)
+    """Share of stance that trust can no longer recover to when a vendor has granted access
+    in every country (scaled by the share of such countries)."""
+    trust_gain_refuse: float = world(-1, 1)
+    """Trust gained by a public refusal or exit (negative: lost, where the public sides with
+    the government, as it leaned to in a terror case; docs/cases.md, case 6)."""
+    trust_recovery: float = world(0, 1, "Share of the gap to stance closed per quarter.")
+    ecosystem_rate: float = world(0, 1, "Share of the gap to installed share closed per quarter.")
+    ecosystem_exponent: float = world(0, 3, exclude_lo=True)
+    """q's target is installed share to this power."""
+    rd_effect: float = world(0, 1, "Ecosystem gained per quarter per US$1bn of R&D.")
+    developer_value_weight: float = world(0, 1)
+    """How far developers follow users' spending rather than their number: the ecosystem's
+    target blends installed share with price-weighted installed share (0: users alone;
+    1: spending alone)."""
+    withdraw_cut: float = world(0, 1, "Share of local stance lost by withdrawing a feature.")
+    loss_quarters: int = world(1, 100, "k: handset losses in a row before leaving the market.")
+    ev_horizon: int = world(1, 100, "Quarters of profit the expected-value rule weighs.")
+    decision_temperature: float = world(0, 5)
+    """Noise in vendors' answers and governments' verdicts: they choose by a logit over the
+    values of their options, each value relative to what is at stake; 0 always takes the
+    best value (sharp thresholds)."""
+    legal_penalty: float = world(0, 5)
+    """Expected cost of refusing a lawful demand, as a share of the country's value to the
+    vendor, times the country's rule of law and the demand's severity (courts enforce
+    orders where law rules; elsewhere bans do)."""
+    backdoor_trust_factor: float = world(1, 10)
+    """How many times more trust it costs to build access to traffic the vendor cannot read
+    (a back door) than to hand over traffic it can."""
+    learning_rate: float = world(0, 1, "Adaptive rule: weight of the newest outcome.")
+    exploration: float = world(0, 1, "Adaptive rule: chance of a random answer.")
 
     # --- validation across fields ----------------------------------------
     @model_validator(mode="after")
@@ -679,10 +619,6 @@ class Params(_Strict):
                 )
             )
         return rows
-
-
-def _role(field: Any) -> str:
-    return (field.json_schema_extra or {}).get("role", "case")
 
 
 def _is_numeric(annotation: Any) -> bool:

@@ -234,6 +234,12 @@ def test_outputs_and_analysis_names_are_checked():
     assert exp.series is True and exp.analysis["outcome"] == "Aegis.alive"
 
 
+def test_an_empty_series_list_names_its_own_line():
+    text = GOOD + "\n[outputs]\nseries = []\n"
+    msg = str(bad(text))
+    assert f"line {line_of(text, 'series = []')}" in msg and "give column names" in msg
+
+
 def test_no_test_hook_is_reachable_from_a_file():
     # faults are injected by the tests (tests/faults.py), never by a key of the file
     msg = str(bad('_fault = { run = 3, kind = "raise" }\n' + GOOD))

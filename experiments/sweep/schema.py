@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DESIGNS = ("grid", "oat", "lhs", "sobol", "saltelli", "morris")
 DISTRIBUTIONS = ("uniform", "loguniform", "normal", "triangular")
@@ -133,11 +133,13 @@ class OutputsSpec(Section):
         False, description="true, false or a list of per-quarter column names"
     )
 
-    @model_validator(mode="after")
-    def _non_empty(self) -> OutputsSpec:
-        if isinstance(self.series, list) and not self.series:
+    @field_validator("series")
+    @classmethod
+    def _non_empty(cls, series: bool | list[str]) -> bool | list[str]:
+        # A field validator, so that the error points at the series line, not [outputs].
+        if isinstance(series, list) and not series:
             raise ValueError("series = []: give column names, or true (all) or false (none)")
-        return self
+        return series
 
 
 class AnalysisSpec(Section):

@@ -175,6 +175,8 @@ def _schema_problems(
         name = f"{label}.{key}" if section else key
         if not loc:  # a rule across fields (a model validator)
             p.add(parts, prefix + err["msg"].removeprefix("Value error, "))
+        elif kind == "value_error":  # a field's own rule, with its own message
+            p.add((*parts, key), prefix + err["msg"].removeprefix("Value error, "))
         elif kind == "literal_error" and key == "kind":
             p.add((*parts, key), f"design kind {value!r} is unknown; allowed: {', '.join(DESIGNS)}")
         elif kind == "literal_error" and key == "distribution":

@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from privmarket.sim.events import describe
+
 # Presence of a vendor in a country (0 active, 1 left the country, 2 banned): the core's
 # vocabulary names them; before it did, the vendor module held the codes.
 try:
@@ -42,35 +44,28 @@ def event_frame(model: Any) -> pd.DataFrame:
     """The model's event log with one plain sentence per event, oldest first.
 
     Columns: quarter, label (calendar quarter), kind, actor, target, sentence.
-    The sentence is the model's own rendering (``model.events.sentences()``,
-    aligned row by row with ``model.event_frame()``), without its leading
-    calendar label; nothing here parses an event's details. Rows already seen
-    for this model are kept (the log only grows), so a redraw converts only the
-    new ones.
+    The sentence is the model's own rendering (:func:`privmarket.sim.events.describe`,
+    the words of ``model.event_frame()``); nothing here parses an event's
+    details. Rows already seen for this model are kept (the log only grows), and
+    only the new events are read from the log: the page redraws after every
+    step, and building the model's whole typed frame each time cost more than
+    the rest of the redraw.
     """
-    frame = model.event_frame()
-    n = len(frame)
+    log = model.events
+    n = len(log)
     seen = _EVENTS.get(model)
     if seen is not None and len(seen) == n:
         return seen
     start = len(seen) if seen is not None and len(seen) < n else 0
-    new = frame.iloc[start:]
-    if "sentence" in new:
-        sentences = new["sentence"].astype(str).tolist()
-    else:
-        sentences = list(model.events.sentences())[start:]
-    labels = new["label"].astype(str).tolist()
+    new = [log[i] for i in range(start, n)]
     part = pd.DataFrame(
         {
-            "quarter": new["quarter"].astype("int64").to_numpy(),
-            "label": labels,
-            "kind": (new["kind"] if "kind" in new else new["event"]).astype(str).tolist(),
-            "actor": new["actor"].astype(str).tolist(),
-            "target": new["target"].astype(str).tolist(),
-            "sentence": [
-                _capitalised(s.removeprefix(f"{label}: "))
-                for s, label in zip(sentences, labels, strict=True)
-            ],
+            "quarter": np.array([e.quarter for e in new], dtype=np.int64),
+            "label": [e.label for e in new],
+            "kind": [str(e.kind) for e in new],
+            "actor": [e.actor for e in new],
+            "target": [e.target for e in new],
+            "sentence": [_capitalised(describe(e)) for e in new],
         },
         columns=EVENT_COLUMNS,
     )

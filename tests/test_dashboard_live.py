@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from privmarket.dashboard import charts
+from privmarket.dashboard import charts, core
 from privmarket.dashboard import figures as F
 from privmarket.dashboard.core import BANNED, EXITED, event_frame
 from privmarket.dashboard.events import events_csv, filter_events
@@ -382,6 +382,13 @@ def test_event_frame_has_the_models_sentences(run):
     run2.advance(8)
     assert event_frame(run2).equals(event_frame(run))
     assert len(first) < len(event_frame(run2))
+    # the rows kept and added agree with a conversion of the whole log from scratch,
+    # and carry the model's own sentences
+    grown = event_frame(run2)
+    core._EVENTS.pop(run2)
+    fresh = event_frame(run2)
+    assert grown.equals(fresh)
+    assert fresh["sentence"].tolist() == run2.event_frame()["sentence"].astype(str).tolist()
 
 
 def test_feed_is_newest_first(run):

@@ -173,9 +173,9 @@ def test_both_pages_are_readable_in_both_themes_and_widths(
             if (scheme, width) == ("light", 1400):  # the README's picture
                 page.screenshot(path=str(screenshot_dir / "dashboard-live.png"))
         page.locator(".v-tab", has_text="Sweep explorer").click()
-        page.get_by_role("button", name="Open").wait_for()
+        page.get_by_role("button", name="Open", exact=True).wait_for()
         page.get_by_label("or type a folder path").fill("sweeps/survival-demo")
-        page.get_by_role("button", name="Open").click()
+        page.get_by_role("button", name="Open", exact=True).click()
         charts_drawn(page, ("survival", "sensitivity", "distribution"))
         assert_readable(page, [".pm-sweep-summary", ".pm-run-text", ".pm-root", ".pm-hint"])
         no_traceback(page)
@@ -195,7 +195,7 @@ def test_tabs_work_by_clicking(page, server):
     open_live(page, server["url"])
     page.locator(".v-tab", has_text="Sweep explorer").click()
     page.wait_for_url(server["url"] + "explorer")
-    page.get_by_role("button", name="Open").wait_for()
+    page.get_by_role("button", name="Open", exact=True).wait_for()
     page.locator(".v-tab", has_text="Live run").click()
     page.wait_for_url(server["url"])
     page.get_by_role("button", name="Step").wait_for()
@@ -467,7 +467,7 @@ def test_step_with_redraw_and_first_load_time_in_the_page(browser, server, recor
 
 def test_sweep_explorer_long_path_charts_and_a_live_rerun(page, server):
     page.goto(server["url"] + "explorer")
-    page.get_by_role("button", name="Open").wait_for()
+    page.get_by_role("button", name="Open", exact=True).wait_for()
     assert page.locator(".pm-root").inner_text().startswith("Results root: out ")
     path = page.get_by_label("or type a folder path")
     for text, why in (
@@ -476,7 +476,7 @@ def test_sweep_explorer_long_path_charts_and_a_live_rerun(page, server):
         ("sweeps/" + "y" * 256 + "/z", "cannot open"),
     ):
         path.fill(text)
-        page.get_by_role("button", name="Open").click()
+        page.get_by_role("button", name="Open", exact=True).click()
         page.wait_for_function(
             """(why) => { const e = document.querySelector('.pm-explorer-error');
                           return e && e.textContent.includes(why); }""",
@@ -484,7 +484,7 @@ def test_sweep_explorer_long_path_charts_and_a_live_rerun(page, server):
         )
         no_traceback(page)
     path.fill("sweeps/survival-demo")
-    page.get_by_role("button", name="Open").click()
+    page.get_by_role("button", name="Open", exact=True).click()
     summary = page.locator(".pm-sweep-summary")
     summary.wait_for()
     assert f"{SWEEP_RUNS} runs: {SWEEP_RUNS} ok, 0 failed, 0 missing" in summary.inner_text()

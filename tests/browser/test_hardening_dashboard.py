@@ -252,7 +252,7 @@ def test_explorer_refuses_paths_outside_the_root(hard_server, layout, browser):
     try:
         page = ctx.new_page()
         page.goto(hard_server["url"] + "explorer")
-        page.get_by_role("button", name="Open").wait_for()
+        page.get_by_role("button", name="Open", exact=True).wait_for()
         box = page.get_by_label("or type a folder path")
         outside = layout["outside"] / "secret"
         refused = {
@@ -268,7 +268,7 @@ def test_explorer_refuses_paths_outside_the_root(hard_server, layout, browser):
         }
         for text, why in refused.items():
             box.fill(text)
-            page.get_by_role("button", name="Open").click()
+            page.get_by_role("button", name="Open", exact=True).click()
             page.wait_for_function(
                 """([why]) => {
                     const e = document.querySelector('.pm-explorer-error');
@@ -289,7 +289,7 @@ def test_explorer_refuses_paths_outside_the_root(hard_server, layout, browser):
         page.keyboard.press("Escape")
         # and a folder below the root still opens
         box.fill("sweeps/inside")
-        page.get_by_role("button", name="Open").click()
+        page.get_by_role("button", name="Open", exact=True).click()
         page.locator(".pm-sweep-summary").wait_for()
         assert "2 runs: 2 ok" in page.locator(".pm-sweep-summary").inner_text()
         watch.check()

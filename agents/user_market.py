@@ -387,27 +387,44 @@ def gumbel_argmax(
     else:
         choice = np.argmax(noisy, axis=1).astype(np.int16)
         top = np.max(u, axis=1)
-    # A row with nothing available has top == -inf (available utilities are finite).
-    none = top == -np.inf if available is not None else None
-    has_none = none is not None and bool(none.any())
-    if has_none:
-        choice[none] = -1
-        top[none] = 0.0
-    # Log-sum, shifted by the row maximum for stability (reuses the noisy buffer).
-    np.subtract(u, top[:, None], out=noisy)
-    np.exp(noisy, out=noisy)
-    if by_column:
-        total = noisy[:, 0].copy()
-        for j in range(1, n_v):
-            total += noisy[:, j]
+    # Log-sum: log(sum(exp(U - top))) + top over the available columns. A row with
+    # one available vendor has exactly its utility (log(exp(0)) + top): only rows
+    # with a real choice need exponentials. A ban or a vendor's exit can leave many
+    # rows with one option, and numpy's exp is several times slower on the -inf
+    # cells those rows are full of.
+    if available is None:
+        several = none = None
     else:
-        total = noisy.sum(axis=1)
-    with np.errstate(divide="ignore"):
-        logsum = np.log(total, out=total)
-    logsum += top
-    if has_none:
-        logsum[none] = -np.inf
-    return choice, logsum
+        if by_column:
+            count = available[:, 0].astype(np.int16)
+            for j in range(1, n_v):
+                count += available[:, j]
+        else:
+            count = available.sum(axis=1, dtype=np.int64)
+        none = count == 0
+        choice[none] = -1
+        several = np.flatnonzero(count >= 2)
+    if several is None:
+        shifted, base = np.subtract(u, top[:, None], out=noisy), top
+    else:
+        base = top[several]
+        shifted = np.take(u, several, axis=0)
+        shifted -= base[:, None]
+    np.exp(shifted, out=shifted)
+    if by_column:
+        total = shifted[:, 0].copy()
+        for j in range(1, n_v):
+            total += shifted[:, j]
+    else:
+        total = shifted.sum(axis=1)
+    logsum = np.log(total, out=total)
+    logsum += base
+    if several is None:
+        return choice, logsum
+    out = top.copy()  # rows with one available vendor: its utility
+    out[several] = logsum
+    out[none] = -np.inf
+    return choice, out
 
 
 def choice_probabilities(utility: np.ndarray, available: np.ndarray) -> np.ndarray:

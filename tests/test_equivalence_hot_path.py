@@ -150,6 +150,7 @@ def test_logit_draw_equals_row_reductions(n_v):
     util = rng.normal(size=(5_000, n_v)) * 2
     avail = rng.random((5_000, n_v)) < 0.7
     avail[:50] = False  # rows with nothing available
+    avail[50:100] = np.arange(n_v) == n_v - 1  # rows with one vendor available
     choice, logsum = gumbel_argmax(util, avail, np.random.default_rng(1))
     # the same uniforms, reduced the plain way
     g = np.random.default_rng(1).random(util.shape, dtype=np.float32)
@@ -163,6 +164,11 @@ def test_logit_draw_equals_row_reductions(n_v):
         ls = top + np.log(np.exp(u - top[:, None]).sum(axis=1))
     ls[~avail.any(axis=1)] = -np.inf
     np.testing.assert_allclose(logsum, ls, rtol=1e-12)
+    # a row with one vendor available: its log-sum is that vendor's utility, exactly
+    one = avail.sum(axis=1) == 1
+    assert one.any()
+    np.testing.assert_array_equal(logsum[one], u[one].max(axis=1))
+    np.testing.assert_array_equal(logsum[one], ls[one])
     # every column available: the same draw without the mask
     c_all, l_all = gumbel_argmax(util, None, np.random.default_rng(2))
     c_mask, l_mask = gumbel_argmax(util, np.ones_like(avail), np.random.default_rng(2))

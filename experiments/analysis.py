@@ -290,6 +290,12 @@ def _index_input(
 ) -> _IndexInput:
     """The outcome at every point of the sweep's design, which must be of ``kind``:
     each method's indices are defined on the sample of its own design only."""
+    unknown = sorted(set(options) - set(IndexOptions.__annotations__))
+    if unknown:
+        raise TypeError(
+            f"{method} indices: unknown option(s) {', '.join(map(repr, unknown))}; "
+            f"allowed: {', '.join(IndexOptions.__annotations__)}"
+        )
     m = _manifest(results, options.get("manifest"))
     d = m["design"]
     if d["kind"] != kind:

@@ -576,12 +576,12 @@ class MarketModel(mesa.Model):
         with ``segments``, counting only its users in those tiers (those a block of
         that service would cut off)."""
         inst = self.installed
+        mine_all, totals = self._weighted_counts(inst)
+        total = float(totals[country])
         if segments is None:
-            mine_all, totals = self._weighted_counts(inst)
-            mine, total = float(mine_all[vendor, country]), float(totals[country])
+            mine = float(mine_all[vendor, country])
         else:
             mine = float((inst[vendor, country] * (self._segment_weights * segments)).sum())
-            total = float((inst[:, country].sum(axis=0) * self._segment_weights).sum())
         return mine / total if total > 0 else 0.0
 
     def _weighted_counts(self, inst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -117,6 +117,8 @@ def test_indices_refuse_the_wrong_design_and_unknown_outcomes(saltelli, morris, 
         sobol_indices(saltelli, "hhhi")
     with pytest.raises(ValueError, match="same at every design point"):
         sobol_indices(saltelli, "quarters")
+    with pytest.raises(TypeError, match="unknown option.*'conf_levle'.*allowed: manifest"):
+        morris_indices(morris, "hhi", conf_levle=0.9)
 
 
 def failing(df: pd.DataFrame, runs: list[int], error: str = "RuntimeError: boom (at x.py:1)"):

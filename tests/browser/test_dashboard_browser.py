@@ -14,6 +14,7 @@ import re
 import statistics
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import SWEEP_QUARTERS, SWEEP_RUNS, open_context
 
@@ -240,12 +241,22 @@ def test_every_control_of_the_live_page(page, server):
     for label, option in (("Country", "Eastria"), ("Vendor", "Open"), ("Kind", "demand")):
         page.locator(".pm-event-log .v-select", has_text=label).click()
         page.locator(".menuable__content__active .v-list-item", has_text=option).first.click()
+    # the menu closes at once, the server's filtered table comes a round trip later:
+    # wait for the table to list demands only before reading the count
+    page.wait_for_function(
+        """() => {
+            const rows = [...document.querySelectorAll('.pm-events-table tr[data-kind]')];
+            return rows.length > 0 && rows.every(r => r.dataset.kind === 'demand');
+        }"""
+    )
     count = page.locator(".pm-events-count").inner_text()
     with page.expect_download() as download:
         page.get_by_role("button", name=re.compile(r"Download CSV")).click()
     text = download.value.path().read_text()
     assert text.splitlines()[0] == "quarter,label,kind,actor,target,sentence"
     assert int(count.split(" of ")[0]) == len(text.splitlines()) - 1
+    for row in text.splitlines()[1:]:
+        assert ",demand,Eastria,Open," in row
     page.get_by_role("button", name="Hide full log").click()
     # every settings section, and every control in them
     for section in ("Governments", "Users and more parameters"):
@@ -269,7 +280,7 @@ def test_every_control_of_the_live_page(page, server):
         slider.press("ArrowLeft")
         page.get_by_text(re.compile(name)).first.wait_for()
     page.locator(".pm-pending").wait_for()
-    assert "not yet applied" in page.locator(".pm-pending-top").inner_text()
+    expect(page.locator(".pm-pending-top")).to_contain_text("not yet applied")
     page.locator(".v-select", has_text="Aegis: how it answers demands").click()
     page.locator(".menuable__content__active .v-list-item", has_text="adaptive").first.click()
     page.locator(".v-select", has_text="Government").first.click()
@@ -309,10 +320,10 @@ def test_invalid_values_mark_the_field_and_the_page_keeps_working(page, server):
     seed.press("Tab")
     # marked at the field, under Reset, and at the top of the page
     page.locator(".v-input.error--text", has_text="Seed").wait_for()
-    assert "seed 'abc' is not a whole number" in page.locator(".pm-invalid").inner_text()
-    assert "Invalid settings" in page.locator(".pm-pending-top").inner_text()
+    expect(page.locator(".pm-invalid")).to_contain_text("seed 'abc' is not a whole number")
+    expect(page.locator(".pm-pending-top")).to_contain_text("Invalid settings")
     page.get_by_role("button", name="Reset", exact=True).click()
-    assert "Not applied" in page.locator(".pm-notice").inner_text()
+    expect(page.locator(".pm-notice")).to_contain_text("Not applied")
     page.get_by_role("button", name="Step").click()
     wait_quarter(page, 1)
     no_traceback(page)
@@ -335,7 +346,7 @@ def test_slider_and_reset_rebuild_the_model(page, server):
     for _ in range(10):
         slider.press("ArrowRight")
     page.get_by_text("Aegis: privacy stance: 0.50").wait_for()
-    assert "0.95 → 0.50" in page.locator(".pm-pending").inner_text()
+    expect(page.locator(".pm-pending")).to_contain_text("0.95 → 0.50")
     assert vendor_stance(page, "Aegis") == "0.95"  # not applied before Reset
     page.get_by_role("button", name="Reset", exact=True).click()
     wait_quarter(page, 0)

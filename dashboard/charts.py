@@ -222,11 +222,20 @@ def _hover_layer(keys, series, measures, value_format, muted) -> dict[str, Any]:
                 "format": value_format,
             }
         )
+    # One full-height band per quarter, a quarter wide: the pointer is always over
+    # exactly one, so no nearest-point search (a Voronoi diagram Vega would rebuild
+    # on every redraw) is needed to find the quarter under it.
     return {
-        "transform": [{"pivot": "key", "value": "value", "groupby": ["q", "when"]}],
-        "mark": {"type": "rule", "strokeWidth": 8, "color": "#888"},
+        "transform": [
+            {"pivot": "key", "value": "value", "groupby": ["q", "when"]},
+            {"calculate": "datum.q - 0.5", "as": "band_from"},
+            {"calculate": "datum.q + 0.5", "as": "band_to"},
+        ],
+        "mark": {"type": "rect", "color": "#888", "clip": True},
         "encoding": {
-            "opacity": {"condition": {"param": "hover", "empty": False, "value": 0.25}, "value": 0},
+            "x": {"field": "band_from", "type": "quantitative", "title": "quarter"},
+            "x2": {"field": "band_to"},
+            "opacity": {"condition": {"param": "hover", "empty": False, "value": 0.18}, "value": 0},
             "tooltip": tip,
         },
         "params": [
@@ -235,7 +244,6 @@ def _hover_layer(keys, series, measures, value_format, muted) -> dict[str, Any]:
                 "select": {
                     "type": "point",
                     "fields": ["q"],
-                    "nearest": True,
                     "on": "mouseover",
                     "clear": "mouseout",
                 },

@@ -72,7 +72,7 @@ CSS = """
   border-radius: 6px; padding: 6px 10px; display: flex; align-items: center; gap: 10px;
   flex-wrap: wrap; }
 .pm-field-error { color: var(--pm-ban); font-size: 12px; line-height: 16px; margin: -4px 0 6px; }
-.pm-figure { padding: 6px 8px; }
+.pm-figure { padding: 6px 8px; contain: content; }
 .pm-figure .pm-vega { min-height: 200px; }
 .pm-events-table { max-height: 420px; overflow: auto; }
 .pm-events-table table { border-collapse: collapse; width: 100%; font-size: 12.5px; color: var(--pm-fg); }

@@ -90,14 +90,18 @@ def RenderedApart(component):
     their tree only (measured: the server's pass per step falls from about 40
     to about 15 ms at the default population; docs/dashboard.md).
     """
-    box = solara.use_memo(lambda: ipyvuetify.Html(tag="div", class_="pm-apart"), dependencies=[])
+    box = solara.v.Html(tag="div", class_="pm-apart")
 
     def mount():
-        _, context = solara.render(component(), box, handle_error=False)
+        # The inner context draws into a container of its own (closing a context
+        # closes its container); the outer context never sets the box's children.
+        inner = ipyvuetify.Html(tag="div")
+        _, context = solara.render(component(), inner, handle_error=False)
+        solara.get_widget(box).children = [inner]
         return context.close
 
     solara.use_effect(mount, dependencies=[])
-    solara.display(box)
+    return box
 
 
 @solara.component

@@ -36,7 +36,7 @@ from privmarket.dashboard.live import (
     problems,
     strategies,
 )
-from privmarket.dashboard.vega import VegaChart, to_json
+from privmarket.dashboard.vega import VegaChart, VegaRows, to_json
 from privmarket.sim.scenarios import get_scenario, list_scenarios
 
 ALL_COUNTRIES = "All countries"
@@ -60,22 +60,29 @@ class RowCache:
 
 
 @solara.component
-def ChartView(model, quarter: int, kind: str):
-    """One live chart: its spec is built once per model, its rows added once per quarter."""
+def ChartView(model, kind: str):
+    """One live chart: its spec is built once per model; its rows come from :func:`ChartRows`."""
     spec = solara.use_memo(lambda: to_json(chart_spec(kind, model)), dependencies=[model])
-    cache = solara.use_memo(lambda: RowCache(model, kind), dependencies=[model])
-
-    def rows() -> str:
-        with reading(model):
-            history = list(model.history)
-        return cache.json(history)
-
-    data = solara.use_memo(rows, dependencies=[model, quarter])
     note = chart_note(kind, model)
     with solara.Column(classes=["pm-box", "pm-figure", f"pm-fig-{kind}"], style={"gap": "2px"}):
-        VegaChart(spec, data, kind)
+        VegaChart(spec, "", kind)
         if note:
             solara.Text(note, classes=["pm-hint"])
+
+
+@solara.component
+def ChartRows(model, quarter: int):
+    """Every live chart's rows, in one message per redraw (see :func:`VegaRows`)."""
+    caches = solara.use_memo(
+        lambda: {kind: RowCache(model, kind) for kind in CHART_KINDS}, dependencies=[model]
+    )
+
+    def rows() -> dict[str, str]:
+        with reading(model):
+            history = list(model.history)
+        return {kind: cache.json(history) for kind, cache in caches.items()}
+
+    VegaRows(solara.use_memo(rows, dependencies=[model, quarter]))
 
 
 @solara.component
@@ -84,8 +91,19 @@ def StatusView(model, quarter: int):
     with reading(model):
         line = status_line(model)
         table = vendors_html(vendor_rows(model), model.params.loss_quarters)
+    hint = (
+        '<div class="pm-hint">Profit is the whole quarter\'s (handsets and services); '
+        "handset profit is what the viability rule watches: "
+        f"{model.params.loss_quarters} losing quarters in a row on handsets and the vendor "
+        "leaves the market, or at once when its cash runs out.</div>"
+    )
     with solara.Column(classes=["pm-box", "pm-status-view", "pm-wide"]):
-        solara.HTML(tag="div", unsafe_innerHTML=line, classes=["pm-status"])
+        # the line and the table in one element: one message per redraw, not two
+        solara.HTML(
+            tag="div",
+            unsafe_innerHTML=f'<div class="pm-status">{line}</div>{table}{hint}',
+            classes=["pm-status-block"],
+        )
         settings = getattr(model, "settings", None)
         if settings is not None and settings.source:
             solara.Text(f"Rerun of {settings.source} (seed {model.seed}).", classes=["pm-source"])
@@ -105,14 +123,6 @@ def StatusView(model, quarter: int):
                         "are matched exactly.",
                         classes=["pm-reproduced"],
                     )
-        solara.HTML(
-            tag="div",
-            unsafe_innerHTML=table
-            + '<div class="pm-hint">Profit is the whole quarter\'s (handsets and services); '
-            "handset profit is what the viability rule watches: "
-            f"{model.params.loss_quarters} losing quarters in a row on handsets and the vendor "
-            "leaves the market, or at once when its cash runs out.</div>",
-        )
         step_ms = 1000 * getattr(model, "step_seconds", 0.0)
         if step_ms > SLOW_STEP_MS:
             solara.Info(
@@ -187,15 +197,16 @@ def LiveViews(model):
     """
     update_counter.get()
     q = model.quarter
+    ChartRows(model, q)
     with solara.Div(classes=["pm-grid"]):
         StatusView(model, q)
         for kind in CHART_KINDS[:2]:
-            ChartView(model, q, kind)
+            ChartView(model, kind)
         EventViews(model, q)
-        ChartView(model, q, "profit")
+        ChartView(model, "profit")
         WorldView(model, q)
         for kind in CHART_KINDS[3:]:
-            ChartView(model, q, kind)
+            ChartView(model, kind)
 
 
 # --------------------------------------------------------- settings panel

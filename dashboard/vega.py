@@ -100,9 +100,29 @@ def VegaChart(spec: str, rows: str, name: str):
 
     ``spec`` and ``rows`` travel as JSON text (:func:`to_json`): Solara compares
     a component's arguments value by value, and thousands of row dictionaries
-    made each redraw cost more than the chart itself. ``name`` is shown as the
-    element's ``data-chart`` attribute (for tests and styling). The chart
-    follows the page's light or dark theme.
+    made each redraw cost more than the chart itself. With ``rows=""`` the
+    chart draws the rows that :func:`VegaRows` holds under its ``name`` (several
+    charts that change together then cost one message). ``name`` is also shown
+    as the element's ``data-chart`` attribute (for tests and styling). The
+    chart follows the page's light or dark theme.
     """
     dark = bool(solara.lab.use_dark_effective())
     return _VegaView(spec=spec, rows=rows, dark=dark, name=name, versions=VERSIONS)
+
+
+@solara.component_vue("vega_rows.vue")
+def _VegaRows(rows: dict):
+    pass
+
+
+@solara.component
+def VegaRows(rows: dict[str, str]):
+    """The rows (JSON text) of several charts by name, sent to the page in one message.
+
+    Each widget message costs the server a blocking hand-over to the web
+    server's event loop; a step that changes six charts' rows sends one message
+    instead of six (measured in docs/dashboard.md, "Responsiveness"). The
+    charts are :func:`VegaChart` elements with ``rows=""`` and these names;
+    names are shared by the whole page, so one page holds one set of them.
+    """
+    return _VegaRows(rows=rows)

@@ -35,10 +35,64 @@ def fresh_session():
     state.model.value = None
 
 
-def render():
-    _, rc = solara.render(solara.AppLayout(children=[LivePage()]), handle_error=False)
-    _OPEN.append(rc)
-    return rc
+class Found:
+    """Widgets found on the page (the shape of reacton's ``find`` results)."""
+
+    def __init__(self, widgets: list) -> None:
+        self.widgets = widgets
+
+    @property
+    def widget(self):
+        assert len(self.widgets) == 1, self.widgets
+        return self.widgets[0]
+
+
+class Page:
+    """A rendered page, searched through its widget tree as the browser receives it.
+
+    The run's views render in a context of their own (``RenderedApart``), so a
+    render context's ``find`` sees only part of the page; the widget tree holds
+    all of it.
+    """
+
+    def __init__(self, container, rc) -> None:
+        self.container, self.rc = container, rc
+
+    def close(self) -> None:
+        self.rc.close()
+
+    def all(self):
+        todo, seen = [self.container], set()
+        while todo:
+            w = todo.pop()
+            if id(w) in seen:
+                continue
+            seen.add(id(w))
+            yield w
+            for child in getattr(w, "children", None) or []:
+                if hasattr(child, "comm"):
+                    todo.append(child)
+            for slot in getattr(w, "v_slots", None) or []:
+                kids = slot.get("children")
+                for child in kids if isinstance(kids, list) else [kids]:
+                    if hasattr(child, "comm"):
+                        todo.append(child)
+
+    def find(self, cls, **attrs) -> Found:
+        return Found(
+            [
+                w
+                for w in self.all()
+                if isinstance(w, cls) and all(getattr(w, k, None) == x for k, x in attrs.items())
+            ]
+        )
+
+
+def render() -> Page:
+    container, rc = solara.render(solara.AppLayout(children=[LivePage()]), handle_error=False)
+    page = Page(container, rc)
+    _OPEN.append(page)
+    return page
 
 
 def html(rc, cls: str | None = None) -> str:
@@ -50,21 +104,33 @@ def html(rc, cls: str | None = None) -> str:
     return "\n".join(out)
 
 
+def status(rc) -> str:
+    """The status line (the first block of the status view's HTML)."""
+    block = html(rc, "pm-status-block")
+    return block.split('<div class="pm-status">', 1)[1].split("</div>", 1)[0]
+
+
 def charts(rc) -> dict[str, list]:
-    """The page's Vega charts: name -> rows drawn."""
-    return {
-        w.name: json.loads(w.rows)
-        for w in rc.find(v.VuetifyTemplate).widgets
-        if hasattr(w, "rows") and hasattr(w, "spec")
-    }
+    """The page's Vega charts: name -> rows drawn (sent for all of them in one message)."""
+    names = [w.name for w in rc.find(v.VuetifyTemplate).widgets if hasattr(w, "spec")]
+    (hub,) = [
+        w for w in rc.find(v.VuetifyTemplate).widgets if isinstance(getattr(w, "rows", None), dict)
+    ]
+    assert sorted(names) == sorted(hub.rows)
+    return {name: json.loads(text) for name, text in hub.rows.items()}
 
 
-def button(rc, label: str):
-    found = [
+def labelled(rc, label: str) -> list:
+    """The page's buttons labelled ``label``."""
+    return [
         w
         for w in rc.find(v.Btn).widgets
         if label in [c for c in (w.children or []) if isinstance(c, str)]
     ]
+
+
+def button(rc, label: str):
+    found = labelled(rc, label)
     assert len(found) == 1, label
     return found[0]
 
@@ -115,7 +181,7 @@ def test_page_renders_six_charts_world_and_feed():
     drawn = charts(rc)
     assert set(drawn) == {"shares", "cash", "profit", "trust", "enforcement", "exposure"}
     assert all(rows for kind, rows in drawn.items() if kind not in ("profit",))
-    assert html(rc, "pm-status").startswith("Quarter 0 of ")
+    assert status(rc).startswith("Quarter 0 of ")
     assert html(rc).count('class="pm-tile"') == len(state.settings.value.country_names)
     assert "No events yet" in html(rc)
     # no leftovers of Mesa's controller
@@ -128,13 +194,13 @@ def test_step_moves_one_quarter_whatever_the_redraw_interval():
     state.every.value = 10
     before = charts(rc)
     button(rc, "Step").click()
-    assert html(rc, "pm-status").startswith("Quarter 1 of ")
+    assert status(rc).startswith("Quarter 1 of ")
     after = charts(rc)
     assert all(len(after[k]) > len(before[k]) for k in after if k != "enforcement")
     for _ in range(3):
         button(rc, "Step").click()
     assert state.model.value.quarter == 4
-    assert html(rc, "pm-status").startswith("Quarter 4 of ")
+    assert status(rc).startswith("Quarter 4 of ")
     assert max(r["q"] for r in charts(rc)["shares"]) == 4
 
 
@@ -152,10 +218,11 @@ def test_play_stops_at_the_horizon_with_redraws_every_ten_quarters():
     state.every.value = 10
     state.play_ms.value = 1
     button(rc, "Play").click()
-    wait_until(lambda: not state.playing.value)
+    # the play loop's thread stops playing, then the page redraws its buttons
+    wait_until(lambda: not state.playing.value and labelled(rc, "Play"))
     m = state.model.value
     assert m.quarter == 25 and not m.running and state.finished.value
-    assert html(rc, "pm-status").startswith("Quarter 25 of 25") and "run complete" in html(rc)
+    assert status(rc).startswith("Quarter 25 of 25") and "run complete" in html(rc)
     assert button(rc, "Step").disabled and button(rc, "Play").disabled
     assert "reached its last quarter (25)" in alerts(rc, "pm-horizon")
     button(rc, "Reset").click()
@@ -236,7 +303,7 @@ def test_invalid_seed_shows_message_and_page_keeps_working():
     assert state.model.value.seed == 0
     assert "Not applied" in alerts(rc, "pm-notice") and "abc" in alerts(rc, "pm-notice")
     button(rc, "Step").click()
-    assert html(rc, "pm-status").startswith("Quarter 1 of ")
+    assert status(rc).startswith("Quarter 1 of ")
     commit(text_field(rc, "Seed"), "5")
     assert alerts(rc, "pm-invalid") == ""
     button(rc, "Reset").click()

@@ -268,7 +268,11 @@ def test_chart_specs_and_rows(run, kind):
     for layer in ends:
         assert layer["transform"][0]["joinaggregate"][0]["op"] == "max"
     hover = spec["layer"][-1]
-    assert hover["params"][0]["select"]["nearest"] and len(hover["encoding"]["tooltip"]) > 1
+    # a full-height band a quarter wide under the pointer: every point of the plot is
+    # over exactly one quarter's band
+    assert hover["mark"]["type"] == "rect" and "x2" in hover["encoding"]
+    assert hover["params"][0]["select"]["fields"] == ["q"]
+    assert len(hover["encoding"]["tooltip"]) > 1
 
 
 def test_chart_rows_are_the_models_figures(run):

@@ -87,8 +87,8 @@ def RenderedApart(component):
     Reacton walks a context's whole tree on every redraw, whichever part
     changed. The views redraw every quarter while the sidebar's many controls
     rarely change, so the views get a context of their own and a step walks
-    their tree only (measured: the server's pass per step falls from about 40
-    to about 15 ms at the default population; docs/dashboard.md).
+    their tree only (the measurements are in docs/dashboard.md,
+    "Responsiveness").
     """
     box = solara.v.Html(tag="div", class_="pm-apart")
 

@@ -2,8 +2,11 @@
 
 :func:`LiveViews` reads Mesa's ``update_counter`` (so the page redraws after
 each Step or Play tick) and hands the model and its quarter to each view,
-which recomputes only when one of them changed. Charts are Vega-Lite views
-(:mod:`privmarket.dashboard.vega`) whose data is replaced on each redraw.
+which recomputes only when one of them changed. It is drawn in a render pass
+of its own (``RenderedApart`` in :mod:`privmarket.dashboard.app`), so a step
+does not walk the settings panel. Charts are Vega-Lite views
+(:mod:`privmarket.dashboard.vega`) whose data is replaced on each redraw; the
+six charts' new rows travel in one message (:func:`ChartRows`).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ CSS = """
 }
 .pm-box { background: var(--pm-bg) !important; color: var(--pm-fg) !important;
   border: 1px solid var(--pm-border) !important; border-radius: 6px !important;
-  padding: 8px; min-width: 0; }
+  padding: 8px; min-width: 0; contain: content; }
 .pm-muted, .pm-legend, .pm-tile-sub, .pm-hint { color: var(--pm-muted) !important; }
 .pm-hint { font-size: 12px; line-height: 16px; }
 .pm-grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(440px, 1fr));
@@ -72,7 +72,7 @@ CSS = """
   border-radius: 6px; padding: 6px 10px; display: flex; align-items: center; gap: 10px;
   flex-wrap: wrap; }
 .pm-field-error { color: var(--pm-ban); font-size: 12px; line-height: 16px; margin: -4px 0 6px; }
-.pm-figure { padding: 6px 8px; contain: content; }
+.pm-figure { padding: 6px 8px; }
 .pm-figure .pm-vega { min-height: 200px; }
 .pm-events-table { max-height: 420px; overflow: auto; }
 .pm-events-table table { border-collapse: collapse; width: 100%; font-size: 12.5px; color: var(--pm-fg); }

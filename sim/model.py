@@ -178,6 +178,13 @@ class MarketModel(mesa.Model):
             self, n_c, spec=list(params.countries), country=list(range(n_c)), n_vendors=n_v
         )
         self.vendor_list: list[Vendor] = sorted(self.agents_by_type[Vendor], key=lambda v: v.index)
+        # Whose ecosystem each vendor's is: its own, or its open platform's.
+        index = {v.name: v.index for v in self.vendor_list}
+        self._ecosystem_of = np.array(
+            [index[v.spec.platform] if v.spec.platform else v.index for v in self.vendor_list]
+        )
+        for v in self.vendor_list:
+            v.ecosystem = self.vendor_list[self._ecosystem_of[v.index]].ecosystem
         self.government_list: list[Government] = sorted(
             self.agents_by_type[Government], key=lambda g: g.country
         )
@@ -442,11 +449,17 @@ class MarketModel(mesa.Model):
 
     # ------------------------------------------- 6. ecosystems and trust
     def _update_ecosystems_and_trust(self) -> None:
-        target = self.developer_share()
+        # A maker on an open platform adds its users to the platform's ecosystem and
+        # takes the platform's strength: developers write for the operating system.
+        target = np.bincount(self._ecosystem_of, self.developer_share(), len(self.vendor_list))
         for v in self.vendor_list:
             if v.alive:
-                v.update_ecosystem(float(target[v.index]), self.params)
+                if not v.spec.platform:
+                    v.update_ecosystem(float(target[v.index]), self.params)
                 v.update_trust(self.params)
+        for v in self.vendor_list:
+            if v.spec.platform:
+                v.ecosystem = self.vendor_list[self._ecosystem_of[v.index]].ecosystem
 
     # ------------------------------------------------------- 7. viability
     def _check_viability(self) -> None:
@@ -633,16 +646,20 @@ class MarketModel(mesa.Model):
         return shares(self._real(self.installed))
 
     def installed_value_share(self) -> np.ndarray:
-        """Share of the installed base per vendor, each user weighted by the price paid for
-        the device (a proxy for what users spend on apps)."""
+        """Share of users' spending on apps per vendor: the installed base, each user
+        weighted by the price paid for the device to the power ``spending_price_exponent``
+        (what users spend on apps, by proxy)."""
         counts = self.installed * self.country_scale[None, :, None]  # (V, C, S) real users
         prices = np.stack([v.price for v in self.vendor_list])  # (V, S)
-        return shares((counts * prices[:, None, :]).sum(axis=(1, 2)))
+        k = self.params.spending_price_exponent
+        spend = prices if k == 1 else prices**k
+        return shares((counts * spend[:, None, :]).sum(axis=(1, 2)))
 
     def developer_share(self) -> np.ndarray:
         """What developers follow when they choose platforms (the ecosystems' target):
-        installed share, blended with the price-weighted installed share by
-        ``developer_value_weight`` (0: users alone; 1: users' spending alone)."""
+        installed share, blended with the share of users' spending on apps
+        (:meth:`installed_value_share`) by ``developer_value_weight`` (0: users alone;
+        1: users' spending alone)."""
         w = self.params.developer_value_weight
         share = self.installed_share()
         return share if w == 0 else (1 - w) * share + w * self.installed_value_share()

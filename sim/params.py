@@ -251,6 +251,14 @@ class VendorSpec(_Strict):
         "and go, the platform does not leave the market by the viability rule.",
     )
 
+    platform: str = Field(
+        "",
+        description="The ecosystem it builds on: the name of an open platform (a vendor of "
+        "many makers) whose apps its phones run, as a maker of phones on an open operating "
+        "system does; its own ecosystem strength is then the platform's, and its users count "
+        "toward the platform's ecosystem. Empty: its own ecosystem.",
+    )
+
     @field_validator("strategy")
     @classmethod
     def _known_strategy(cls, name: str) -> str:
@@ -322,10 +330,11 @@ def _default_countries() -> list[CountrySpec]:
 
 
 def _default_vendors() -> list[VendorSpec]:
-    # Four synthetic vendors: a small secure specialist, a premium ecosystem, an
-    # open mass-market ecosystem and a cheap local maker. Guesses, sized so that
-    # the secure specialist is near break-even (about 5M units a year was the
-    # real secure maker's stated break-even in 2015; see docs/ODD.md).
+    # Four synthetic vendors: a small secure specialist on the open platform, a
+    # premium ecosystem, an open mass-market ecosystem and a cheap local maker.
+    # Guesses, sized so that the secure specialist is near break-even (about 5M
+    # units a year was the real secure maker's stated break-even in 2015; see
+    # docs/ODD.md).
     # One line per field, one column per vendor.
     table: dict[str, tuple[Any, ...]] = {
         "name": ("Aegis", "Orchard", "Open", "Local"),
@@ -342,6 +351,11 @@ def _default_vendors() -> list[VendorSpec]:
         "cash": (2500, 30000, 20000, 2000),
         "strategy": ("principled", "expected_value", "expected_value", "adaptive"),
         "threshold": (0.8, None, None, None),
+        # The open ecosystem is a platform of many makers, and the secure specialist
+        # builds its phones on it: with a small ecosystem of its own it starved of
+        # apps and left within a year at any stance (docs/validation.md).
+        "many_makers": (False, False, True, False),
+        "platform": ("Open", "", "", ""),
     }
     return _from_table(VendorSpec, list(table), zip(*table.values(), strict=True))
 
@@ -451,8 +465,15 @@ class Params(_Strict):
     rd_effect: float = world(0, 1, "Ecosystem gained per quarter per US$1bn of R&D.")
     developer_value_weight: float = world(0, 1)
     """How far developers follow users' spending rather than their number: the ecosystem's
-    target blends installed share with price-weighted installed share (0: users alone;
-    1: spending alone)."""
+    target blends installed share with the share of users' spending on apps (0: users
+    alone; 1: spending alone, the shipped value; what spending is, is
+    ``spending_price_exponent``)."""
+    spending_price_exponent: float = world(0, 5)
+    """How users' spending on apps grows with what they paid for the device: spending per
+    user goes as price to this power (0: the same for every user, so developers follow
+    users' number; 1: in proportion to price; above 1: buyers of premium devices spend
+    disproportionately more, so developers can follow a platform with a minority of
+    users). Calibrated."""
     withdraw_cut: float = world(0, 1, "Share of local stance lost by withdrawing a feature.")
     loss_quarters: int = world(1, 100, "k: handset losses in a row before leaving the market.")
     ev_horizon: int = world(1, 100, "Quarters of profit the expected-value rule weighs.")
@@ -488,6 +509,17 @@ class Params(_Strict):
                 raise ValueError(
                     f"vendors.{v.name}.home = {v.home} names no country; "
                     f"allowed 0..{len(self.countries) - 1}"
+                )
+        by_name = {v.name: v for v in self.vendors}
+        for v in self.vendors:
+            if not v.platform:
+                continue
+            owner = by_name.get(v.platform)
+            allowed = [u.name for u in self.vendors if u.many_makers and not u.platform]
+            if owner is None or owner is v or not owner.many_makers or owner.platform:
+                raise ValueError(
+                    f"vendors.{v.name}.platform = {v.platform!r} names no open platform; "
+                    f"allowed: another vendor with many_makers = true: {allowed}"
                 )
         if sum(v.initial_share for v in self.vendors) <= 0:
             raise ValueError("vendors' initial_share must not all be zero")

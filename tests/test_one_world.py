@@ -225,6 +225,47 @@ def test_a_platform_of_many_makers_does_not_leave_by_the_viability_rule() -> Non
     assert m.vendor_list[0].alive and not m.vendor_list[1].alive
 
 
+def _platform_world(small_on_platform: bool) -> Params:
+    return small_world(
+        vendors=[
+            dict(name="Open", initial_share=0.5, ecosystem=0.5, many_makers=True),
+            dict(name="Own", initial_share=0.3, ecosystem=0.5),
+            dict(
+                name="Maker",
+                initial_share=0.2,
+                ecosystem=0.1,
+                platform="Open" if small_on_platform else "",
+            ),
+        ],
+        quarters=8,
+    )
+
+
+def test_a_maker_on_an_open_platform_shares_its_ecosystem() -> None:
+    alone = MarketModel(_platform_world(False), rng=3).run()
+    on = MarketModel(_platform_world(True), rng=3).run()
+    eco = on.results.vendor["ecosystem"][: on.quarter + 1]
+    # The maker's ecosystem is the platform's at every quarter, from the first...
+    np.testing.assert_array_equal(eco[:, 2], eco[:, 0])
+    # ...and its users count toward the platform's ecosystem: developers write for
+    # the operating system, so the platform is stronger with the maker than without.
+    alone_eco = alone.results.vendor["ecosystem"][alone.quarter, 0]
+    assert eco[-1, 0] > alone_eco
+    # Alone, the small maker's own ecosystem stays weaker than the platform's.
+    assert alone.results.vendor["ecosystem"][alone.quarter, 2] < alone_eco
+
+
+@pytest.mark.parametrize(
+    ("platform", "why"),
+    [("Nobody", "names no open platform"), ("Own", "names no open platform")],
+)
+def test_a_platform_must_be_another_vendor_of_many_makers(platform: str, why: str) -> None:
+    world = _platform_world(True).model_dump()
+    world["vendors"][2]["platform"] = platform
+    with pytest.raises(ParameterError, match=rf"vendors\.Maker\.platform = '{platform}' {why}"):
+        Params(**world)
+
+
 def test_world_parameter_defaults_are_the_shipped_estimate() -> None:
     text = files("privmarket.sim").joinpath("posterior/world.toml").read_text()
     estimate = tomllib.loads(text)["estimate"]

@@ -141,7 +141,15 @@ def test_mesa_batch_run_drives_the_model():
 
 
 def test_run_to_end_when_every_vendor_fails():
-    p = Params(n_users=500).with_updates({"vendors.*.fixed_cost": 1e6, "vendors.*.cash": 10})
+    # (every vendor its own maker: a platform of many makers never leaves)
+    p = Params(n_users=500).with_updates(
+        {
+            "vendors.*.fixed_cost": 1e6,
+            "vendors.*.cash": 10,
+            "vendors.*.platform": "",
+            "vendors.*.many_makers": False,
+        }
+    )
     m = MarketModel(p, rng=0)
     m.step()
     assert not any(v.alive for v in m.vendor_list)

@@ -102,7 +102,8 @@ NO_PULL = dict(b_ecosystem=0.0, b_contacts=0.0, rd_effect=0.0, ecosystem_rate=0.
 STUBBORN = dict(trust_loss_comply=0.5, trust_gain_refuse=0.2, legal_penalty=0.0)
 FAILS_WHERE = {
     ("pakistan-2015", "no-access"): EASY_ACCESS,
-    ("pakistan-2015", "no-ban"): dict(ban_cost_weight=0.0),
+    # (with a legal penalty the vendor leaves rather than refuse and be banned)
+    ("pakistan-2015", "no-ban"): dict(ban_cost_weight=0.0, legal_penalty=0.0),
     ("uae-2010", "settled"): dict(ban_cost_weight=0.0, trust_loss_comply=0.5, legal_penalty=0.0),
     ("saudi-2010", "consumer-open"): dict(STUBBORN, ban_cost_weight=100.0),
     ("saudi-2010", "stays"): dict(STUBBORN, ban_cost_weight=0.0),

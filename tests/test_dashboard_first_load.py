@@ -16,7 +16,7 @@ import time
 import pytest
 
 from privmarket.dashboard import live, state
-from privmarket.dashboard.cli import uncompressed_on_this_machine
+from privmarket.dashboard.cli import assets_folder, uncompressed_on_this_machine
 from privmarket.dashboard.live import LiveModel, LiveSettings
 from privmarket.dashboard.vega import DEFAULT_VERSIONS, VERSIONS, preload_script, write_preload
 
@@ -32,6 +32,16 @@ def test_preload_script_loads_the_installed_builds_from_this_server(tmp_path):
     assert "window.__pmVega =" in text and "DOMContentLoaded" in text
     path = write_preload(tmp_path, {"vega": "1.2.3", "vega-lite": "4.5.6", "vega-embed": "7.8.9"})
     assert path.name == "custom.js" and '"vega": "1.2.3"' in path.read_text()
+
+
+def test_the_preload_is_kept_in_the_users_cache_by_content(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    folder = assets_folder()
+    assert folder.parent == tmp_path / "privmarket" / "dashboard-assets"
+    assert (folder / "custom.js").read_text() == preload_script()
+    (folder / "custom.js").write_text("/* changed */")
+    assert assets_folder() == folder and (folder / "custom.js").read_text() == preload_script()
+    assert [p.name for p in folder.iterdir()] == ["custom.js"]
 
 
 def test_the_spare_model_is_the_model_a_session_would_build():

@@ -380,6 +380,15 @@ def _value(x: Any) -> Any:
     return x.value if hasattr(x, "value") and not isinstance(x, LiveSettings) else x
 
 
+#: When any session's model last stepped (``time.monotonic()``), see :func:`seconds_since_a_step`.
+_last_step = [float("-inf")]
+
+
+def seconds_since_a_step() -> float:
+    """Seconds since any session's model last stepped in this process (infinite if never)."""
+    return time.monotonic() - _last_step[0]
+
+
 class LiveModel(MarketModel):
     """The model of one browser session, built from that session's settings.
 
@@ -457,6 +466,7 @@ class LiveModel(MarketModel):
             t0 = time.perf_counter()
             super().step()
             self.step_seconds = time.perf_counter() - t0
+            _last_step[0] = time.monotonic()
             self.history.append(quarter_record(self))
             if self.at_horizon:
                 self.running = False

@@ -7,6 +7,11 @@ vega-embed, which the server serves itself; :func:`VegaChart` loads those
 (versions found in the installed assets) and keeps one Vega view per chart,
 replacing only its data set ``rows`` on a redraw.
 
+The page starts loading those libraries as soon as its own scripts have run
+(:func:`preload_script`, served by ``privmarket dashboard`` as the page's
+``custom.js``), while it waits for the server to build the session's model and
+page; a chart that mounts before that has started loads them itself.
+
 Specs are plain Vega-Lite 5 dictionaries (:mod:`privmarket.dashboard.charts`
 builds them) whose data is ``{"name": "rows"}``; the rows are a list of flat
 records. Hover shows the values (Vega's tooltip handler, bundled in vega-embed).
@@ -57,6 +62,56 @@ def installed_versions(folder: Path | None = None) -> dict[str, str]:
 
 
 VERSIONS = installed_versions()
+
+#: Loads vega, vega-lite and vega-embed once per page (``window.__pmVega``: a promise of
+#: ``{vega, vl, embed}``); the chart component (vega_chart.vue) does the same when it
+#: finds no promise there.
+_PRELOAD = """/* privmarket: start loading the chart libraries while the page waits for the server
+   (written by privmarket.dashboard.vega.preload_script) */
+(function () {
+  var versions = %s;
+  function load() {
+    if (window.__pmVega || !window.requirejs) return;
+    var cdn = window.solara && window.solara.cdn ? window.solara.cdn : "_solara/cdn";
+    window.__pmVega = new Promise(function (resolve, reject) {
+      window.requirejs.config({
+        map: {
+          "*": {
+            vega: cdn + "/vega@" + versions.vega + "/build/vega.min.js",
+            "vega-lite": cdn + "/vega-lite@" + versions["vega-lite"] + "/build/vega-lite.min.js",
+            "vega-embed": cdn + "/vega-embed@" + versions["vega-embed"] + "/build/vega-embed.min.js"
+          }
+        }
+      });
+      window.requirejs(["vega", "vega-lite", "vega-embed"], function (vega, vl, embed) {
+        resolve({ vega: vega, vl: vl, embed: embed });
+      }, reject);
+    });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", load);
+  else load();
+})();
+"""
+
+
+def preload_script(versions: Mapping[str, str] | None = None) -> str:
+    """JavaScript that loads the chart libraries as soon as the page's own scripts have run.
+
+    Without it a chart asks for them only when it is mounted, after the
+    server has sent the whole page, and the page then waits for three
+    scripts to load and run; with it they load while the server builds the
+    session's model and page. ``privmarket dashboard`` serves it as Solara's
+    ``custom.js`` (:func:`write_preload`), which Solara puts in the page itself.
+    """
+    found = dict(versions or VERSIONS)
+    return _PRELOAD % json.dumps({k: found[k] for k in DEFAULT_VERSIONS})
+
+
+def write_preload(folder: Path, versions: Mapping[str, str] | None = None) -> Path:
+    """Write :func:`preload_script` as ``custom.js`` into ``folder`` (an extra assets location)."""
+    path = Path(folder) / "custom.js"
+    path.write_text(preload_script(versions), encoding="utf-8")
+    return path
 
 
 def clean(value: Any) -> Any:

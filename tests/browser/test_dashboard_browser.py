@@ -454,6 +454,11 @@ def test_step_with_redraw_and_first_load_time_in_the_page(browser, server, recor
             page.goto(server["url"])
             charts_drawn(page)
             loads.append(page.evaluate("() => performance.now()"))
+        # the charts' compiled Vega specs are kept for the next load (one per chart and theme)
+        kept = page.evaluate(
+            "() => Object.keys(localStorage).filter(k => k.startsWith('pm-vega-spec:')).length"
+        )
+        assert kept >= 6, kept
         times = []
         for i in range(22):
             ms = page.evaluate(TIME_STEP)

@@ -33,10 +33,17 @@ from privmarket.sim.model import MarketModel
 from privmarket.sim.params import ParameterError, Params
 
 SMALL = {"n_users": 1000, "quarters": 8}
-#: Ecosystems that pull as hard as before the calibration: in the calibrated world
-#: the baseline's small secure vendor never survives (docs/validation.md, "What
-#: fails"), so survival would not separate anything there.
-WEAK_PULL = {**SMALL, "b_ecosystem": 1.5, "ecosystem_rate": 0.08, "b_price": 1.0}
+#: The secure vendor on an ecosystem of its own, pulling as hard as before the
+#: calibration: on the open platform (the baseline) it survives everywhere at this
+#: size, and with its own ecosystem in the calibrated world it never does
+#: (docs/validation.md, "What fails"), so survival would not separate anything.
+WEAK_PULL = {
+    **SMALL,
+    "b_ecosystem": 1.5,
+    "ecosystem_rate": 0.08,
+    "b_price": 1.0,
+    "vendors.Aegis.platform": "",
+}
 
 
 # ------------------------------------------------------------------ names
@@ -233,10 +240,10 @@ def test_50_lhs_experiments_sequential_and_multiprocessing_agree_and_prim_finds_
     )
     with SequentialEvaluator(exposure) as ev:
         x, y = ev.perform_experiments(50, **sampling)
-    exposed = y["privacy_exposure"].mean(axis=1) > 0.3
+    exposed = y["privacy_exposure"].mean(axis=1) > 0.2
     assert 0.1 < exposed.mean() < 0.9
     box = prim.Prim(x[names], exposed).find_box()
     pt = box.peeling_trajectory
     meeting = pt[pt["density"] >= 0.8]
     assert not meeting.empty
-    assert box.box_lims[int(meeting["coverage"].idxmax())].loc[0, "countries_all_appetite"] > 0.5
+    assert box.box_lims[int(meeting["coverage"].idxmax())].loc[0, "countries_all_appetite"] > 0.4

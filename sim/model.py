@@ -183,8 +183,7 @@ class MarketModel(mesa.Model):
         self._ecosystem_of = np.array(
             [index[v.spec.platform] if v.spec.platform else v.index for v in self.vendor_list]
         )
-        for v in self.vendor_list:
-            v.ecosystem = self.vendor_list[self._ecosystem_of[v.index]].ecosystem
+        self._share_platform_ecosystems()
         self.government_list: list[Government] = sorted(
             self.agents_by_type[Government], key=lambda g: g.country
         )
@@ -457,6 +456,10 @@ class MarketModel(mesa.Model):
                 if not v.spec.platform:
                     v.update_ecosystem(float(target[v.index]), self.params)
                 v.update_trust(self.params)
+        self._share_platform_ecosystems()
+
+    def _share_platform_ecosystems(self) -> None:
+        """Each maker on an open platform takes the platform's ecosystem strength."""
         for v in self.vendor_list:
             if v.spec.platform:
                 v.ecosystem = self.vendor_list[self._ecosystem_of[v.index]].ecosystem
@@ -651,8 +654,7 @@ class MarketModel(mesa.Model):
         (what users spend on apps, by proxy)."""
         counts = self.installed * self.country_scale[None, :, None]  # (V, C, S) real users
         prices = np.stack([v.price for v in self.vendor_list])  # (V, S)
-        k = self.params.spending_price_exponent
-        spend = prices if k == 1 else prices**k
+        spend = prices**self.params.spending_price_exponent
         return shares((counts * spend[:, None, :]).sum(axis=(1, 2)))
 
     def developer_share(self) -> np.ndarray:

@@ -9,13 +9,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
-import ipaddress
-import logging
 import os
 import socket
-import tempfile
-import warnings
 from pathlib import Path
 
 from privmarket.dashboard import (
@@ -24,6 +19,7 @@ from privmarket.dashboard import (
     ENV_RESULTS_LABEL,
     ENV_RESULTS_ROOT,
 )
+from privmarket.dashboard.serving import is_loopback, prepare_server, quiet_server_warnings
 
 APP_PATH = Path(__file__).with_name("app.py")
 
@@ -57,15 +53,6 @@ def check_port(host: str, port: int) -> None:
                 f"cannot listen on {host}:{port} ({exc.strerror}); "
                 "choose another port with --port N (or --port 0 for any free port)"
             ) from None
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def server_env(
@@ -150,103 +137,6 @@ def _dashboard(args: argparse.Namespace) -> int:
         state.spare.stop()
     print("privmarket dashboard: stopped")
     return 0
-
-
-def assets_folder() -> Path:
-    """This user's folder holding the page's ``custom.js`` (the chart libraries' preload).
-
-    Named by its content, below the user's cache folder (``$XDG_CACHE_HOME`` or
-    ``~/.cache``), and rewritten when it differs, so that servers of different
-    installs never share a script and nothing is left behind per start (the
-    server is usually stopped by a signal). A temporary folder if the cache
-    folder cannot be written.
-    """
-    from privmarket.dashboard import vega
-
-    text = vega.preload_script()
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    folder = cache / "privmarket" / "dashboard-assets" / digest
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "custom.js"
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            part = folder / f".custom.js.{os.getpid()}"
-            part.write_text(text, encoding="utf-8")
-            os.replace(part, path)
-    except OSError:
-        folder = Path(tempfile.mkdtemp(prefix="privmarket-dashboard-"))
-        vega.write_preload(folder)
-    return folder
-
-
-def prepare_server() -> None:
-    """What makes a page's first load shorter, done before the server takes requests.
-
-    - the page's ``custom.js`` (in :func:`assets_folder`, an extra assets
-      location of Solara's) starts loading the chart libraries while the page
-      waits for the server (:func:`privmarket.dashboard.vega.preload_script`);
-    - responses to a browser on this machine are not compressed
-      (:func:`uncompressed_on_this_machine`);
-    - a model of the default settings is built now, and one is kept ready for
-      the next session (:class:`privmarket.dashboard.state.SpareModel`).
-    """
-    import solara.server.settings
-
-    from privmarket.dashboard import state
-
-    extra = solara.server.settings.assets.extra_locations
-    solara.server.settings.assets.extra_locations = [str(assets_folder()), *extra]
-    uncompressed_on_this_machine()
-    state.spare.start()
-
-
-def uncompressed_on_this_machine() -> None:
-    """Responses to a browser on this machine go out uncompressed.
-
-    Solara's server compresses every response (gzip at its highest level) on
-    every request: about 0.2 s of the server's time for its 2 MB script alone,
-    some 0.4 s for a browser's first load of the page, while that browser waits
-    and needs the same CPU. Over the loopback interface compression saves
-    nothing, so requests from this machine skip it; others are compressed as
-    before. (A browser's later loads take the files from its cache.)
-    """
-    from starlette.middleware.gzip import GZipMiddleware
-
-    if getattr(GZipMiddleware, "_privmarket_local", False):
-        return
-    compress = GZipMiddleware.__call__
-
-    async def call(self, scope, receive, send):
-        client = scope.get("client")
-        if scope.get("type") == "http" and client and is_loopback(str(client[0])):
-            await self.app(scope, receive, send)
-            return
-        await compress(self, scope, receive, send)
-
-    GZipMiddleware.__call__ = call
-    GZipMiddleware._privmarket_local = True
-
-
-def quiet_server_warnings() -> None:
-    """Keep the server's output to what a user needs, and the page's errors in it.
-
-    Solara warns on every page served over plain http to an address other than
-    "localhost" that its session cookie falls back to SameSite=Lax. That is the
-    right cookie for a dashboard opened directly (not inside another site's
-    frame), so the warning is noise: one per page load. Errors the page catches
-    are logged under ``privmarket.dashboard`` with their traceback.
-    """
-    warnings.filterwarnings(
-        "ignore", message="Cookies with samesite=none require https", category=UserWarning
-    )
-    log = logging.getLogger("privmarket.dashboard")
-    if not log.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("privmarket dashboard: %(levelname)s %(message)s"))
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
-        log.propagate = False
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -16,8 +16,12 @@ import time
 import pytest
 
 from privmarket.dashboard import live, state
-from privmarket.dashboard.cli import assets_folder, uncompressed_on_this_machine
 from privmarket.dashboard.live import LiveModel, LiveSettings
+from privmarket.dashboard.serving import (
+    assets_folder,
+    messages_sent_without_waiting,
+    uncompressed_on_this_machine,
+)
 from privmarket.dashboard.vega import DEFAULT_VERSIONS, VERSIONS, preload_script, write_preload
 
 SMALL = LiveSettings.for_scenario("baseline").replace(users="3000")
@@ -160,3 +164,70 @@ def test_the_next_spare_waits_until_no_session_is_stepping():
         assert spare._model is not None
     finally:
         spare.stop()
+
+
+class PageSocket:
+    """Starlette's side of a page's websocket: records what is sent, once let through."""
+
+    def __init__(self) -> None:
+        self.sent: list = []
+        self.gate: asyncio.Event | None = None
+        self.closed = False
+
+    async def send_text(self, data: str) -> None:
+        await self.gate.wait()
+        if self.closed:
+            from starlette.websockets import WebSocketDisconnect
+
+            raise WebSocketDisconnect(1001)
+        self.sent.append(data)
+
+    async def send_bytes(self, data: bytes) -> None:
+        await self.send_text(data)
+
+
+def test_the_renderer_queues_widget_messages_and_they_go_out_in_order():
+    """Solara's own connection, on a real event loop in its own thread, as the server has it."""
+    from anyio.from_thread import start_blocking_portal
+    from solara.server.starlette import WebsocketWrapper
+
+    messages_sent_without_waiting()
+    messages_sent_without_waiting()  # twice changes nothing
+    socket = PageSocket()
+    with start_blocking_portal() as portal:
+
+        def connect():  # on the loop's thread, where Solara makes it
+            socket.gate = asyncio.Event()
+            return WebsocketWrapper(socket, portal)
+
+        connection = portal.call(connect)
+        messages = [f"message {i}" for i in range(60)] + [b"a buffer", "the last one"]
+
+        def render():  # the thread that renders a page
+            for m in messages:
+                connection.send(m)
+
+        renderer = threading.Thread(target=render)
+        renderer.start()
+        # Nothing can go out yet, and the renderer is done all the same: it did not
+        # wait for the sends (Solara's own path would block here until the gate opens).
+        renderer.join(timeout=20)
+        assert not renderer.is_alive() and socket.sent == []
+        portal.call(socket.gate.set)
+        deadline = time.monotonic() + 20
+        while len(socket.sent) < len(messages) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert socket.sent == messages
+
+        # The page goes away: what is queued is dropped, and the renderer is not stopped.
+        socket.closed = True
+        late = threading.Thread(target=lambda: [connection.send(f"late {i}") for i in range(5)])
+        late.start()
+        late.join(timeout=20)
+        assert not late.is_alive()
+        box = connection._privmarket_outbox
+        deadline = time.monotonic() + 20
+        while (box.items or box.sending) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not box.items and not box.sending
+        assert socket.sent == messages

@@ -119,8 +119,6 @@ class _Outbox:
 
     def put(self, send, data) -> None:
         """Queue ``send(data)`` (a coroutine function of the connection) and return at once."""
-        from solara.server.websocket import WebSocketDisconnect
-
         with self.lock:
             self.items.append((send, data))
             if self.sending:  # the running task will send it
@@ -129,6 +127,8 @@ class _Outbox:
         try:
             self.connection.event_loop.call_soon_threadsafe(self._start)
         except RuntimeError:  # the server's loop is closed: so is the connection
+            from solara.server.websocket import WebSocketDisconnect
+
             self._drop()
             raise WebSocketDisconnect() from None
 

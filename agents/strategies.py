@@ -166,6 +166,11 @@ class ExpectedValue(Strategy):
         ok = feasible_answers(vendor, demand)
         return {a: v for a, v in values.items() if a in ok}
 
+    @staticmethod
+    def stake_in_country(vendor: Vendor, demand: Demand, market: MarketView) -> float:
+        """The vendor's value in the demand's country over the horizon, US$M."""
+        return vendor.local_value(demand.country, market) * market.params.ev_horizon
+
     def choose(self, vendor: Vendor, demand: Demand, market: MarketView) -> str:
         values = self.values(vendor, demand, market)
         # Ties go to the first in this order: refusing is the default of a vendor
@@ -179,9 +184,14 @@ class ExpectedValue(Strategy):
         t = p.decision_temperature
         if t <= 0 or len(order) == 1:
             return max(order, key=lambda a: values[a])
-        # What is at stake sets the scale: a choice is as noisy for a small vendor
-        # weighing millions as for a large one weighing billions.
-        scale = max(abs(v) for v in values.values())
+        # What is at stake in the country sets the scale: its value to the vendor
+        # over the horizon. A choice is then as noisy for a small vendor weighing
+        # millions as for a large one weighing billions, and an answer that would
+        # cost far more than the country is worth (building a back door its users
+        # worldwide would fear) does not flatten the choice among the others.
+        scale = self.stake_in_country(vendor, demand, market) or max(
+            abs(v) for v in values.values()
+        )
         if scale <= 0:
             return max(order, key=lambda a: values[a])
         z = np.array([values[a] for a in order]) / (t * scale)

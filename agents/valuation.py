@@ -105,13 +105,20 @@ def trust_cost(
 ) -> float:
     """Trust lost by opening the tiers ``opened`` for a demand of this severity.
 
-    All three tiers cost the whole :func:`trust_loss`, each tier a third; a tier
-    the vendor cannot read costs ``backdoor_trust_factor`` times more (it had to
-    build a back door, which users fear most); ``weight`` scales it (a
-    negotiated, disclosed deal costs less than compliance).
+    All three tiers cost the whole :func:`trust_loss`, each tier a third. A tier
+    the vendor cannot read costs ``backdoor_trust_factor`` times more, and as
+    much as the broadest demand whatever the severity of the one that asked: the
+    vendor had to build a back door, which users fear most, and once built it
+    opens every user's traffic in that tier, not only the one first asked for
+    (the vendor's argument against unlocking one phone in the United States in
+    2016, docs/cases.md, case 6). ``weight`` scales it (a negotiated, disclosed
+    deal costs less than compliance).
     """
-    factor = np.where(readable, 1.0, params.backdoor_trust_factor)
-    return weight * trust_loss(severity, params) * float((opened * factor).sum()) / 3
+    read = trust_loss(severity, params) * float((opened & readable).sum())
+    built = (
+        params.backdoor_trust_factor * trust_loss(1.0, params) * float((opened & ~readable).sum())
+    )
+    return weight * (read + built) / 3
 
 
 def negotiable(demand: Demand, readable: np.ndarray) -> np.ndarray:

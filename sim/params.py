@@ -479,15 +479,16 @@ class Params(_Strict):
     ev_horizon: int = world(1, 100, "Quarters of profit the expected-value rule weighs.")
     decision_temperature: float = world(0, 5)
     """Noise in vendors' answers and governments' verdicts: they choose by a logit over the
-    values of their options, each value relative to what is at stake; 0 always takes the
-    best value (sharp thresholds)."""
+    values of their options, each value relative to what is at stake (for a vendor, what
+    the country is worth to it); 0 always takes the best value (sharp thresholds)."""
     legal_penalty: float = world(0, 5)
     """Expected cost of refusing a lawful demand, as a share of the country's value to the
     vendor, times the country's rule of law and the demand's severity (courts enforce
     orders where law rules; elsewhere bans do)."""
     backdoor_trust_factor: float = world(1, 10)
     """How many times more trust it costs to build access to traffic the vendor cannot read
-    (a back door) than to hand over traffic it can."""
+    (a back door) than to hand over traffic it can; a back door costs the trust of the
+    broadest demand (severity 1), since once built it opens every user's traffic."""
     learning_rate: float = world(0, 1, "Adaptive rule: weight of the newest outcome.")
     exploration: float = world(0, 1, "Adaptive rule: chance of a random answer.")
 

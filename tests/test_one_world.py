@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from privmarket.agents.valuation import ban_probability, lift_probability
+from privmarket.agents.strategies import ExpectedValue
+from privmarket.agents.valuation import ban_probability, lift_probability, trust_cost
 from privmarket.sim.model import MarketModel
 from privmarket.sim.params import ParameterError, Params
 from privmarket.sim.scenarios import (
@@ -24,7 +25,7 @@ from privmarket.sim.scenarios import (
     rule_of_law_from_percentile,
     vendor_specs,
 )
-from privmarket.sim.vocabulary import Answer, EventKind, Presence
+from privmarket.sim.vocabulary import Answer, Demand, EventKind, Presence
 
 from .conftest import small_world
 
@@ -126,6 +127,38 @@ def test_the_adaptive_rule_never_explores_leaving() -> None:
         answers += [e.answer for e in m.events if e.kind is EventKind.ANSWER]
     assert len(answers) > 20
     assert Answer.EXIT not in answers
+
+
+def test_a_back_door_costs_the_trust_of_the_broadest_demand() -> None:
+    # Once built, a back door opens every user's traffic in its tier, so an order
+    # about one phone costs as much trust as a bulk demand; handing over traffic
+    # the vendor can already read still costs in proportion to the demand.
+    p = Params()
+    one = np.array([True, False, False])
+    closed, readable = np.zeros(3, dtype=bool), np.ones(3, dtype=bool)
+    narrow, broad = (trust_cost(one, closed, s, 1.0, p) for s in (0.2, 1.0))
+    assert narrow == broad > 0
+    assert trust_cost(one, readable, 0.2, 1.0, p) < trust_cost(one, readable, 1.0, 1.0, p)
+    assert broad == pytest.approx(p.backdoor_trust_factor * trust_cost(one, readable, 1.0, 1.0, p))
+
+
+def test_answers_are_as_noisy_as_the_country_is_worth_whatever_one_answer_costs() -> None:
+    # An answer that would cost a thousand times what the country is worth must not
+    # make the others look alike: the logit's scale is the country's value.
+    m = MarketModel("us-2016", rng=5, decision_temperature=0.2)
+    apple = m.vendor_list[0]
+    demand = Demand(0, 0, apple.index, np.array([True, False, False]), 0.2, 1, 2)
+    rule = ExpectedValue()
+    worth = rule.stake_in_country(apple, demand, m)
+    assert worth > 0
+    values = {Answer.REFUSE: -0.1 * worth, Answer.WITHDRAW: -0.3 * worth, Answer.EXIT: -worth}
+    picks = {}
+    for extra in ({}, {Answer.COMPLY: -1000 * worth}):
+        rule.values = lambda *a, v={**values, **extra}: v
+        m.rng = np.random.default_rng(9)
+        picks[bool(extra)] = [rule.choose(apple, demand, m) for _ in range(400)]
+    assert picks[True] == picks[False]
+    assert picks[True].count(Answer.REFUSE) > 0.6 * 400 > picks[True].count(Answer.EXIT) * 10
 
 
 # ------------------------------------------------------------ a growing market

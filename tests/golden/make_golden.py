@@ -2,9 +2,9 @@
 
 The restructure of the core had to leave every output bit-identical; these files
 were first written by the code before it, and every restructuring commit matched
-them. They were rewritten once since, deliberately, when the one-world model
-shipped (a growing market, answers and valuation as the agents' own decisions,
-the jointly calibrated world as every scenario's defaults). They are what
+them. Since then they are rewritten, deliberately, when behaviour changes on
+purpose (the one-world model; each recalibration of the shipped world; a change
+of a decision rule), each time named in the commit. They are what
 ``tests/test_golden.py`` compares against. Rewrite them only for a deliberate
 change of behaviour, and say which in the commit.
 

@@ -63,6 +63,11 @@ def _stakes(vendor: Vendor, demand: Demand, market: MarketView) -> tuple[float, 
     return gain, cost_of_losing(share, p.countries[c], p)
 
 
+def stake_in_country(vendor: Vendor, demand: Demand, market: MarketView) -> float:
+    """What the demand's country is worth to the vendor over its horizon, US$M."""
+    return vendor.local_value(demand.country, market) * market.params.ev_horizon
+
+
 def _gain_if(vendor: Vendor, demand: Demand, market: MarketView, **change) -> float:
     """The government's gain if the vendor's answer changed what it has (``granted``)
     or the local stance (``local_stance``)."""
@@ -130,7 +135,7 @@ class ExpectedValue(Strategy):
         p = market.params
         c = demand.country
         country = p.countries[c]
-        local = vendor.local_value(c, market) * p.ev_horizon
+        local = stake_in_country(vendor, demand, market)
         stake = vendor.privacy_stake(market) * p.ev_horizon
         full, cost = _stakes(vendor, demand, market)
 
@@ -166,11 +171,6 @@ class ExpectedValue(Strategy):
         ok = feasible_answers(vendor, demand)
         return {a: v for a, v in values.items() if a in ok}
 
-    @staticmethod
-    def stake_in_country(vendor: Vendor, demand: Demand, market: MarketView) -> float:
-        """The vendor's value in the demand's country over the horizon, US$M."""
-        return vendor.local_value(demand.country, market) * market.params.ev_horizon
-
     def choose(self, vendor: Vendor, demand: Demand, market: MarketView) -> str:
         values = self.values(vendor, demand, market)
         # Ties go to the first in this order: refusing is the default of a vendor
@@ -189,9 +189,7 @@ class ExpectedValue(Strategy):
         # millions as for a large one weighing billions, and an answer that would
         # cost far more than the country is worth (building a back door its users
         # worldwide would fear) does not flatten the choice among the others.
-        scale = self.stake_in_country(vendor, demand, market) or max(
-            abs(v) for v in values.values()
-        )
+        scale = stake_in_country(vendor, demand, market) or max(abs(v) for v in values.values())
         if scale <= 0:
             return max(order, key=lambda a: values[a])
         z = np.array([values[a] for a in order]) / (t * scale)
@@ -281,7 +279,7 @@ def realised_value(vendor: Vendor, demand: Demand, market: MarketView) -> float:
     refusal or exit wins a little trust.
     """
     p = market.params
-    local = vendor.local_value(demand.country, market) * p.ev_horizon
+    local = stake_in_country(vendor, demand, market)
     stake = vendor.privacy_stake(market) * p.ev_horizon
     r = 0.0
     if demand.outcome in (Outcome.BANNED, Outcome.EXITED):

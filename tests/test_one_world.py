@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from privmarket.agents.strategies import ExpectedValue
+from privmarket.agents.strategies import ExpectedValue, stake_in_country
 from privmarket.agents.valuation import ban_probability, lift_probability, trust_cost
 from privmarket.sim.model import MarketModel
 from privmarket.sim.params import ParameterError, Params
@@ -149,7 +149,7 @@ def test_answers_are_as_noisy_as_the_country_is_worth_whatever_one_answer_costs(
     apple = m.vendor_list[0]
     demand = Demand(0, 0, apple.index, np.array([True, False, False]), 0.2, 1, 2)
     rule = ExpectedValue()
-    worth = rule.stake_in_country(apple, demand, m)
+    worth = stake_in_country(apple, demand, m)
     assert worth > 0
     values = {Answer.REFUSE: -0.1 * worth, Answer.WITHDRAW: -0.3 * worth, Answer.EXIT: -worth}
     picks = {}

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from privmarket.agents.valuation import negotiable
+from privmarket.agents.valuation import deal_severity, negotiable
 from privmarket.agents.vendor import Vendor
 from privmarket.sim.params import Params
 from privmarket.sim.vocabulary import Answer, Demand, Outcome
@@ -99,7 +99,8 @@ def _negotiate(vendor: Vendor, demand: Demand, params: Params) -> AnswerEffect:
     # less trust than compliance; the government weighs the rest at its deadline.
     granted = negotiable(demand, vendor.readable)
     weight = params.negotiation_trust_weight
-    opened = vendor.grant(demand.country, granted, demand.severity, weight, params)
+    severity = deal_severity(demand, granted, params.severity_bands)
+    opened = vendor.grant(demand.country, granted, severity, weight, params)
     demand.granted = demand.granted | granted
     return AnswerEffect(opened=opened)
 

@@ -31,6 +31,7 @@ from privmarket.agents.answers import feasible_answers, is_reversible
 from privmarket.agents.valuation import (
     ban_probability,
     cost_of_losing,
+    deal_severity,
     gain_from_access,
     legal_exposure,
     negotiable,
@@ -165,7 +166,14 @@ class ExpectedValue(Strategy):
         if granted.any():
             weight = p.negotiation_trust_weight
             values[Answer.NEGOTIATE] = (
-                -trust_cost(granted & ~vendor.access[c], vendor.readable, sev, weight, p) * stake
+                -trust_cost(
+                    granted & ~vendor.access[c],
+                    vendor.readable,
+                    deal_severity(demand, granted, p.severity_bands),
+                    weight,
+                    p,
+                )
+                * stake
                 - p_ban(_gain_if(vendor, demand, market, granted=granted)) * local
             )
         ok = feasible_answers(vendor, demand)

@@ -28,6 +28,7 @@ contacts (unlike Mesa's random sequential activation; docs/ODD.md).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -427,6 +428,37 @@ def gumbel_argmax(
     return choice, out
 
 
+def ecosystem_utility(q: np.ndarray, params: Params) -> np.ndarray:
+    """What ecosystem strength ``q`` is worth to a user: ``b_ecosystem log(q / floor)``.
+
+    Logarithmic, so each halving of an ecosystem costs the same: losing half of a
+    few thousand apps hurts as much as losing half of a million (diminishing
+    returns to variety; a modelling choice). With utility linear in q, a
+    platform's pull could fall by at most ``b_ecosystem``, which left any vendor
+    still selling 1-3% of new phones whatever its ecosystem (the secure platform
+    kept 2-4% of sales in 2013-2016 where the real one fell to 0.1-1.9%; docs/
+    validation.md). Zero at ``ecosystem_floor``; a q below it counts as the floor.
+    """
+    q = np.maximum(np.asarray(q, dtype=np.float64), params.ecosystem_floor)
+    return params.b_ecosystem * np.log(q / params.ecosystem_floor)
+
+
+def privacy_dependence(privacy_utility: float, share: float) -> float:
+    """Share of a vendor's buyers it would lose if its privacy were worth nothing to them.
+
+    In the logit, removing a utility term ``privacy_utility`` from a vendor with
+    ``share`` of the market multiplies its share by
+    ``exp(-u) / (1 - share + share exp(-u))``; the dependence is one minus that.
+    It follows from the users' own choice rule, whatever the other terms are worth
+    (``privacy_utility`` is the vendor's users' mean privacy term).
+
+    >>> round(privacy_dependence(0.0, 0.2), 3), round(privacy_dependence(1.0, 0.0), 3)
+    (0.0, 0.632)
+    """
+    kept = math.exp(-max(0.0, privacy_utility))
+    return 1.0 - kept / (1.0 - share + share * kept)
+
+
 def choice_probabilities(utility: np.ndarray, available: np.ndarray) -> np.ndarray:
     """Logit probabilities per row (for tests and analysis; the model samples)."""
     u = np.where(available, utility, -np.inf).astype(np.float64)
@@ -593,7 +625,7 @@ class UserMarket:
         price_term = (p.b_price / PRICE_UNIT) * offer.price[None, :, :]
         price_term = price_term / offer.income[:, None, None]
         perceived = offer.perceived  # (C, 3, V)
-        base = np.broadcast_to(p.b_ecosystem * offer.ecosystem, perceived.shape)
+        base = np.broadcast_to(ecosystem_utility(offer.ecosystem, p), perceived.shape)
         base, price_term, perceived = (a.reshape(-1, n_v) for a in (base, price_term, perceived))
         c = np.take(pop.country, rows)
         s = np.take(pop.segment, rows)

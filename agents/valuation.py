@@ -139,6 +139,22 @@ def negotiable(demand: Demand, readable: np.ndarray) -> np.ndarray:
     return granted
 
 
+def deal_severity(demand: Demand, granted: np.ndarray, cuts: tuple[float, ...]) -> float:
+    """Severity a deal's grant amounts to: the demand's, but no more than that of the
+    broadest demand that would have asked for only the tiers granted.
+
+    Users judge access by what is opened, not by what was asked: a deal that opens
+    only the consumer tier a vendor can read is a targeted intercept, as any carrier
+    provides, whatever the demand it settled asked for (the secure maker's consumer
+    deal in India, docs/cases.md, case 3).
+    """
+    tiers = np.flatnonzero(granted)
+    if len(tiers) == 0:
+        return demand.severity
+    ceiling = (*cuts, 1.0)[int(tiers[-1])]
+    return min(demand.severity, ceiling)
+
+
 def legal_exposure(
     rule_of_law: float, severity: float, local_value: float, params: Params
 ) -> float:

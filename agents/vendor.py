@@ -235,6 +235,21 @@ class Vendor(mesa.Agent):
         self.units = units
         self.installed = installed
 
+    def book_services_only(self, service_revenue: float, installed: float) -> None:
+        """Book a quarter out of the handset market: no phones sold and no handset
+        overheads, but the service fees of the users still on its devices (they
+        leave as their devices come due). The real secure maker earned US$1.3bn
+        from software and services in the year it stopped making phones
+        (docs/cases.md, vendor finances)."""
+        self.device_revenue = 0.0
+        self.service_revenue = service_revenue
+        self.revenue = service_revenue
+        self.costs = self.handset_profit = 0.0
+        self.profit = service_revenue
+        self.cash += service_revenue
+        self.units = 0.0
+        self.installed = installed
+
     # --- 6. ecosystem and trust ------------------------------------------
     def update_ecosystem(self, installed_share: float, params: Params) -> None:
         """Ecosystem strength moves toward its installed-base share (developers follow

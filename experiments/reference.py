@@ -40,7 +40,13 @@ from typing import Any
 import mesa
 import numpy as np
 
-from privmarket.agents.user_market import NO_VENDOR, PRICE_UNIT, Offer, QuarterChoices
+from privmarket.agents.user_market import (
+    NO_VENDOR,
+    PRICE_UNIT,
+    Offer,
+    QuarterChoices,
+    ecosystem_utility,
+)
 from privmarket.sim.growth import arrivals
 from privmarket.sim.model import MarketModel
 from privmarket.sim.params import Params
@@ -138,7 +144,7 @@ class QuarterFigures:
         avail = offer.available.tolist()  # (C, 3, V)
         perceived = offer.perceived.tolist()  # (C, 3, V)
         income = offer.income.tolist()
-        base = [p.b_ecosystem * q for q in offer.ecosystem.tolist()]
+        base = ecosystem_utility(offer.ecosystem, p).tolist()
         price = offer.price.tolist()  # (3, V)
         n_c = len(income)
         self.options: list[list[tuple[int, float, float, float]]] = []

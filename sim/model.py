@@ -30,7 +30,7 @@ from mesa.experimental.scenarios import Scenario as MesaScenario
 from privmarket.agents.answers import ANSWERS, feasible_answers
 from privmarket.agents.government import Government, Verdict
 from privmarket.agents.strategies import make_strategy, realised_value
-from privmarket.agents.user_market import Offer, UserMarket, UserSide
+from privmarket.agents.user_market import Offer, UserMarket, UserSide, privacy_dependence
 from privmarket.agents.users import UserCollection
 from privmarket.agents.vendor import Vendor
 from privmarket.sim.events import EventLog
@@ -435,15 +435,16 @@ class MarketModel(mesa.Model):
     def _book_accounts(self) -> None:
         scale = self.country_scale  # simulated -> real users, by country
         for v in self.vendor_list:
+            inst = self.installed[v.index].sum(axis=1) * scale  # (C,) real users
+            serv = float(inst.sum()) * v.spec.service_revenue / 1e6
             if not v.alive:
+                v.book_services_only(serv, installed=float(inst.sum()))
                 continue
             units = self.sales[v.index].sum(axis=1) * scale  # (C,) real devices
-            inst = self.installed[v.index].sum(axis=1) * scale  # (C,) real users
             # Devices sell at the same price everywhere (income changes how much a
             # price hurts a buyer, not what the vendor books).
             dev = float(((self.sales[v.index] * v.price[None, :]).sum(axis=1) * scale).sum()) / 1e6
             unit_costs = float(units.sum()) * v.spec.unit_cost / 1e6
-            serv = float(inst.sum()) * v.spec.service_revenue / 1e6
             v.book(dev, unit_costs, serv, units=float(units.sum()), installed=float(inst.sum()))
 
     # ------------------------------------------- 6. ecosystems and trust
@@ -480,7 +481,6 @@ class MarketModel(mesa.Model):
         """Per-country margins, gross margins and privacy dependence that decision rules
         weigh next quarter: from last quarter's sales, or from ``units`` (the expected
         sales before the first quarter, so that nothing is valued at zero then)."""
-        p = self.params
         scale_m = self.country_scale / 1e6  # simulated users -> millions of real users
         # Mean privacy sensitivity of each vendor's users, weighted to real users.
         priv_sum = (self.user_market.privacy_totals() * self.country_scale).sum(axis=1)
@@ -502,8 +502,7 @@ class MarketModel(mesa.Model):
             i = v.index
             mean_priv = priv_sum[i] / n_on[i] if n_on[i] else 0.0
             priv = mean_priv * v.stance * v.trust
-            other = p.b_ecosystem * v.ecosystem + p.b_contacts * inst_share[i]
-            self._privacy_dependence[i] = priv / (priv + other) if priv + other > 0 else 0.0
+            self._privacy_dependence[i] = privacy_dependence(priv, float(inst_share[i]))
 
     # ------------------------------------------------------ 8. the record
     def _observe(self) -> QuarterRecord:

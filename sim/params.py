@@ -397,7 +397,14 @@ class Params(_Strict):
 
     # --- users and choice -------------------------------------------------
     hazard: float = world(0, 1, "Chance per quarter that a device comes due.")
-    b_ecosystem: float = world(0, 50, "Utility weight of q.")
+    b_ecosystem: float = world(0, 50)
+    """Utility weight of the log of ecosystem strength: q is worth
+    b_ecosystem log(q / ecosystem_floor) (see ``ecosystem_floor``)."""
+    ecosystem_floor: float = world(0, 1, exclude_lo=True)
+    """The weakest ecosystem users tell apart (the maker's own apps; a guess, 0.01): a q
+    below it counts as the floor and is worth nothing. Users value an ecosystem by the
+    log of its strength, so halving it costs the same utility whether it is strong or
+    weak."""
     b_price: float = world(0, 50, "Utility weight of price (per US$500).")
     b_contacts: float = world(0, 50, "Utility weight of the share of contacts on a vendor.")
     switching_cost: float = world(0, 50, "Utility cost of changing vendor.")

@@ -11,8 +11,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from privmarket.agents.answers import ANSWERS
 from privmarket.agents.strategies import ExpectedValue, stake_in_country
-from privmarket.agents.valuation import ban_probability, lift_probability, trust_cost
+from privmarket.agents.user_market import (
+    choice_probabilities,
+    ecosystem_utility,
+    privacy_dependence,
+)
+from privmarket.agents.valuation import (
+    ban_probability,
+    deal_severity,
+    lift_probability,
+    trust_cost,
+)
 from privmarket.sim.model import MarketModel
 from privmarket.sim.params import ParameterError, Params
 from privmarket.sim.scenarios import (
@@ -142,6 +153,25 @@ def test_a_back_door_costs_the_trust_of_the_broadest_demand() -> None:
     assert broad == pytest.approx(p.backdoor_trust_factor * trust_cost(one, readable, 1.0, 1.0, p))
 
 
+def test_a_deal_costs_the_trust_of_what_it_opens_not_of_what_was_asked() -> None:
+    # India asked for consumer and enterprise traffic (severity 0.7); the deal opens
+    # only the consumer tier the vendor reads, which a targeted demand would have
+    # asked for: it costs that demand's trust, and no more than the demand's own.
+    m = MarketModel("india-2010-2013", rng=5)
+    p = m.params
+    bb = m.vendor_list[m.vendor_index("BlackBerry")]
+    broad = Demand(0, 0, bb.index, np.array([True, True, False]), 0.7, 1, 2)
+    consumer = np.array([True, False, False])
+    assert deal_severity(broad, consumer, p.severity_bands) == p.severity_bands[0] < 0.7
+    narrow = Demand(1, 0, bb.index, consumer, 0.2, 1, 2)
+    assert deal_severity(narrow, consumer, p.severity_bands) == 0.2
+    expected = trust_cost(consumer, bb.readable, p.severity_bands[0], p.negotiation_trust_weight, p)
+    before = bb.trust
+    ANSWERS[Answer.NEGOTIATE].apply(bb, broad, p)
+    assert before - bb.trust == pytest.approx(expected) and expected > 0
+    assert bb.access[0].tolist() == [True, False, False]
+
+
 def test_answers_are_as_noisy_as_the_country_is_worth_whatever_one_answer_costs() -> None:
     # An answer that would cost a thousand times what the country is worth must not
     # make the others look alike: the logit's scale is the country's value.
@@ -159,6 +189,47 @@ def test_answers_are_as_noisy_as_the_country_is_worth_whatever_one_answer_costs(
         picks[bool(extra)] = [rule.choose(apple, demand, m) for _ in range(400)]
     assert picks[True] == picks[False]
     assert picks[True].count(Answer.REFUSE) > 0.6 * 400 > picks[True].count(Answer.EXIT) * 10
+
+
+# ------------------------------------------------------------- ecosystems
+def test_each_halving_of_an_ecosystem_costs_users_the_same_utility() -> None:
+    p = Params()
+    q = np.array([1.0, 0.5, 0.1, 0.05, p.ecosystem_floor, p.ecosystem_floor / 10])
+    u = ecosystem_utility(q, p)
+    assert u[0] - u[1] == pytest.approx(u[2] - u[3]) == pytest.approx(p.b_ecosystem * math.log(2))
+    assert u[4] == u[5] == 0.0  # at or below the floor: worth nothing
+
+
+def test_a_withering_ecosystem_loses_new_buyers_without_a_floor() -> None:
+    # Two phones alike but for their ecosystems: the weaker one's share of buyers
+    # is (q_weak / q_strong) ** b_ecosystem, so it keeps falling as its ecosystem
+    # does; with utility linear in q it could not fall below exp(-b_ecosystem)
+    # of the stronger one's.
+    p = Params()
+    available = np.ones((1, 2), dtype=bool)
+    shares = []
+    for weak in (0.4, 0.2, 0.1):
+        utility = ecosystem_utility(np.array([[1.0, weak]]), p)
+        shares.append(choice_probabilities(utility, available)[0, 1])
+        assert shares[-1] / (1 - shares[-1]) == pytest.approx(weak**p.b_ecosystem)
+    assert shares[0] > shares[1] > shares[2]
+    assert shares[2] < math.exp(-p.b_ecosystem) / (1 + math.exp(-p.b_ecosystem))
+
+
+def test_privacy_dependence_is_what_the_users_choice_rule_says_a_vendor_would_lose() -> None:
+    # Three vendors; the first's users value its privacy at u. Its dependence is
+    # the share of its buyers that go elsewhere when u is removed, by the logit.
+    available = np.ones((1, 3), dtype=bool)
+    for u in (0.3, 1.0, 2.5):
+        utility = np.array([[0.4 + u, 1.0, 0.2]])
+        before = choice_probabilities(utility, available)[0, 0]
+        utility[0, 0] -= u
+        after = choice_probabilities(utility, available)[0, 0]
+        assert privacy_dependence(u, before) == pytest.approx(1 - after / before)
+    assert privacy_dependence(0.0, 0.5) == 0.0
+    # A large vendor loses a smaller share of its buyers: many of them have nowhere
+    # better to go.
+    assert 0 < privacy_dependence(1.0, 0.9) < privacy_dependence(1.0, 0.1) < 1
 
 
 # ------------------------------------------------------------ a growing market
@@ -256,6 +327,33 @@ def test_a_platform_of_many_makers_does_not_leave_by_the_viability_rule() -> Non
     )
     m = MarketModel(world, rng=1).run()
     assert m.vendor_list[0].alive and not m.vendor_list[1].alive
+
+
+def test_a_vendor_out_of_the_handset_market_books_only_its_users_service_fees() -> None:
+    # Its last quarter's figures must not be reported again every quarter (which
+    # once made a secure maker that left in 2012 "earn" its 2012 revenue through
+    # 2016): it sells no phones and pays no handset overheads, and earns the
+    # service fees of the users still on its devices, who leave as those come due.
+    world = small_world(
+        vendors=[
+            dict(name="Platform", initial_share=0.5, fixed_cost=1e6, many_makers=True),
+            dict(name="Firm", initial_share=0.5, fixed_cost=1e6, service_revenue=5.0),
+        ],
+        quarters=8,
+    )
+    m = MarketModel(world, rng=1).run()
+    firm = m.vendor_list[1]
+    left = firm.exit_quarter
+    assert left is not None and left < 7
+    v = {k: m.results.vendor[k][:, firm.index] for k in ("revenue", "units", "profit", "cash")}
+    installed = m.results.vendor["installed"][:, firm.index]
+    after = slice(left + 1, None)
+    assert (v["units"][after] == 0).all()
+    assert v["revenue"][after] == pytest.approx(installed[after] * 5.0 / 1e6)
+    assert (v["profit"][after] == v["revenue"][after]).all()
+    assert (np.diff(v["revenue"][left + 1 :]) <= 0).all()  # its users drift away
+    assert v["revenue"][-1] < v["revenue"][left]
+    assert v["cash"][-1] == pytest.approx(v["cash"][left] + v["revenue"][after].sum())
 
 
 def _platform_world(small_on_platform: bool) -> Params:

@@ -51,10 +51,11 @@ def step_checked(m: MarketModel, quarters: int) -> None:
         assert (np.asarray(m.installed) >= 0).all() and (np.asarray(m.sales) >= 0).all()
         for v in m.vendor_list:
             was_alive, cash = before[v.index]
-            if was_alive:  # booked this quarter: cash moves by exactly the profit
-                assert math.isclose(v.cash, cash + v.profit, rel_tol=1e-12, abs_tol=1e-9)
-            else:  # a vendor that has left books nothing
-                assert v.cash == cash
+            # Booked every quarter: cash moves by exactly the profit.
+            assert math.isclose(v.cash, cash + v.profit, rel_tol=1e-12, abs_tol=1e-9)
+            if not was_alive:  # out of the handset market: only its users' service fees
+                assert v.units == 0 and v.device_revenue == 0 and v.costs == 0
+                assert v.profit == v.revenue == v.service_revenue >= 0
         check_invariants(m)
     country = np.asarray(pop.country)
     assert ((country >= 0) & (country < len(m.government_list))).all()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from privmarket.experiments.sweep.experiment import Varied
 from privmarket.experiments.sweep.seeds import design_rng, run_seed, run_seeds, seeds_for
 from privmarket.experiments.sweep.spec import SpecError, parse_experiment
 
@@ -139,3 +140,13 @@ def test_run_seeds_follow_seedsequence_spawn():
     assert seeds_for(root, 3, 2) == seeds[:6]
     # the design's stream is apart from the runs'
     assert design_rng(root).integers(2**63) not in seeds
+
+
+def test_a_cut_normal_never_leaves_its_cut_by_a_rounding_error() -> None:
+    # The truncated normal's quantile put the one grid level of this range at
+    # -5.6e-17, which b_contacts' own range (>= 0) then refused.
+    v = Varied(
+        "b_contacts", low=0.0, high=0.9375, steps=1, distribution="normal", mean=0.4688, sd=0.7031
+    )
+    assert all(0.0 <= x <= 0.9375 for x in v.levels())
+    assert all(0.0 <= x <= 0.9375 for x in v.from_unit([0.0, 0.5, 1.0]))

@@ -111,7 +111,12 @@ class Varied:
             # designs which reach u = 0 or 1 exactly (Morris) stay finite.
             lo = max(lo, stats.norm.ppf(0.001))
             hi = min(hi, stats.norm.ppf(0.999))
-            return stats.truncnorm.ppf(u, lo, hi, loc=self.mean, scale=self.sd)
+            raw = stats.truncnorm.ppf(u, lo, hi, loc=self.mean, scale=self.sd)
+            # The quantile can land a rounding error outside the cut (-5.6e-17 for
+            # a cut at 0), which the parameter's own range would then refuse.
+            low = -np.inf if self.low is None else self.low
+            high = np.inf if self.high is None else self.high
+            return np.clip(raw, low, high)
         if self.distribution == "triangular":
             width = self.high - self.low
             return stats.triang.ppf(u, (self.mode - self.low) / width, loc=self.low, scale=width)

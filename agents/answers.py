@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from privmarket.agents.valuation import deal_severity, negotiable
+from privmarket.agents.valuation import deal_for, negotiable
 from privmarket.agents.vendor import Vendor
 from privmarket.sim.params import Params
 from privmarket.sim.vocabulary import Answer, Demand, Outcome
@@ -87,21 +87,33 @@ def is_reversible(answer: str) -> bool:
 
 
 # ------------------------------------------------------------ the five answers
+def _open(
+    vendor: Vendor,
+    demand: Demand,
+    segments: np.ndarray,
+    severity: float,
+    weight: float,
+    params: Params,
+) -> np.ndarray:
+    """Open ``segments`` on ``demand``, recording on it the trust this cost (what the
+    vendor learns from, :func:`privmarket.agents.strategies.realised_value`)."""
+    c = demand.country
+    demand.trust_lost += vendor.grant_trust_cost(c, segments, severity, weight, params)
+    demand.granted = demand.granted | segments
+    return vendor.grant(c, segments, severity, weight, params)
+
+
 def _comply(vendor: Vendor, demand: Demand, params: Params) -> AnswerEffect:
     # Every tier asked is opened; a tier it cannot read means building access.
-    opened = vendor.grant(demand.country, demand.segments.copy(), demand.severity, 1.0, params)
-    demand.granted = demand.granted | demand.segments
+    opened = _open(vendor, demand, demand.segments.copy(), demand.severity, 1.0, params)
     return AnswerEffect(settles=Outcome.COMPLIED, opened=opened)
 
 
 def _negotiate(vendor: Vendor, demand: Demand, params: Params) -> AnswerEffect:
     # A deal opens part of what was asked and is disclosed as such, so it costs
     # less trust than compliance; the government weighs the rest at its deadline.
-    granted = negotiable(demand, vendor.readable)
-    weight = params.negotiation_trust_weight
-    severity = deal_severity(demand, granted, params.severity_bands)
-    opened = vendor.grant(demand.country, granted, severity, weight, params)
-    demand.granted = demand.granted | granted
+    deal = deal_for(demand, vendor.readable, params)
+    opened = _open(vendor, demand, deal.granted, deal.severity, deal.weight, params)
     return AnswerEffect(opened=opened)
 
 

@@ -31,11 +31,9 @@ from privmarket.agents.answers import feasible_answers, is_reversible
 from privmarket.agents.valuation import (
     ban_probability,
     cost_of_losing,
-    deal_severity,
+    deal_for,
     gain_from_access,
     legal_exposure,
-    negotiable,
-    trust_cost,
 )
 from privmarket.agents.vendor import Vendor
 from privmarket.sim.market_view import MarketView
@@ -143,10 +141,9 @@ class ExpectedValue(Strategy):
         def p_ban(gain: float) -> float:
             return ban_probability(gain, cost, p)
 
-        new = demand.segments & ~vendor.access[c]
         sev = demand.severity
         values: dict[str, float] = {
-            Answer.COMPLY: -trust_cost(new, vendor.readable, sev, 1.0, p) * stake,
+            Answer.COMPLY: -vendor.grant_trust_cost(c, demand.segments, sev, 1.0, p) * stake,
             Answer.REFUSE: p.trust_gain_refuse * stake
             - p_ban(full) * local
             - legal_exposure(country.rule_of_law, sev, local, p),
@@ -162,19 +159,11 @@ class ExpectedValue(Strategy):
             - local * market.privacy_dependence(vendor.index) * p.withdraw_cut,
             Answer.EXIT: p.trust_gain_refuse * stake - local,
         }
-        granted = negotiable(demand, vendor.readable)
-        if granted.any():
-            weight = p.negotiation_trust_weight
+        deal = deal_for(demand, vendor.readable, p)
+        if deal.granted.any():
             values[Answer.NEGOTIATE] = (
-                -trust_cost(
-                    granted & ~vendor.access[c],
-                    vendor.readable,
-                    deal_severity(demand, granted, p.severity_bands),
-                    weight,
-                    p,
-                )
-                * stake
-                - p_ban(_gain_if(vendor, demand, market, granted=granted)) * local
+                -vendor.grant_trust_cost(c, deal.granted, deal.severity, deal.weight, p) * stake
+                - p_ban(_gain_if(vendor, demand, market, granted=deal.granted)) * local
             )
         ok = feasible_answers(vendor, demand)
         return {a: v for a, v in values.items() if a in ok}
@@ -282,9 +271,10 @@ def make_strategy(name: str) -> Strategy:
 def realised_value(vendor: Vendor, demand: Demand, market: MarketView) -> float:
     """What a settled demand was worth to the vendor, US$M over its horizon.
 
-    A ban or an exit loses the country's margin; access granted loses trust with
-    privacy-minded users everywhere, in proportion to the tiers opened; a public
-    refusal or exit wins a little trust.
+    A ban or an exit loses the country's margin; access granted loses the trust it
+    cost when it was granted (:attr:`Demand.trust_lost`: a deal's at the severity users
+    judge it by, nothing for a tier already open); a public refusal or exit wins a
+    little trust.
     """
     p = market.params
     local = stake_in_country(vendor, demand, market)
@@ -292,9 +282,7 @@ def realised_value(vendor: Vendor, demand: Demand, market: MarketView) -> float:
     r = 0.0
     if demand.outcome in (Outcome.BANNED, Outcome.EXITED):
         r -= local
-    if demand.granted.any():
-        weight = 1.0 if demand.answer == Answer.COMPLY else p.negotiation_trust_weight
-        r -= trust_cost(demand.granted, vendor.readable, demand.severity, weight, p) * stake
+    r -= demand.trust_lost * stake
     if demand.answer in (Answer.REFUSE, Answer.EXIT):
         r += p.trust_gain_refuse * stake
     return r

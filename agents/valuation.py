@@ -11,6 +11,7 @@ dimensionless (appetite-weighted shares of users).
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -153,6 +154,28 @@ def deal_severity(demand: Demand, granted: np.ndarray, cuts: tuple[float, ...]) 
         return demand.severity
     ceiling = (*cuts, 1.0)[int(tiers[-1])]
     return min(demand.severity, ceiling)
+
+
+class Deal(NamedTuple):
+    """The terms of a negotiated deal: what it opens and how users judge it."""
+
+    granted: np.ndarray  #: tiers opened (consumer, enterprise, government)
+    severity: float  #: the severity users judge it by (:func:`deal_severity`)
+    weight: float  #: share of a compliance's trust cost it carries (disclosed, partial)
+
+
+def deal_for(demand: Demand, readable: np.ndarray, params: Params) -> Deal:
+    """The deal a vendor that can read ``readable`` would strike on ``demand``.
+
+    One place for the terms, so that a vendor valuing a deal and the deal it then
+    makes cannot drift apart.
+    """
+    granted = negotiable(demand, readable)
+    return Deal(
+        granted,
+        deal_severity(demand, granted, params.severity_bands),
+        params.negotiation_trust_weight,
+    )
 
 
 def legal_exposure(

@@ -174,12 +174,20 @@ class Vendor(mesa.Agent):
         (:func:`privmarket.agents.valuation.trust_cost`). Returns the segments newly opened.
         """
         new = segments & ~self.access[country]
+        drop = self.grant_trust_cost(country, segments, severity, weight, params)
         self.access[country] |= segments
         if new.any():
             self.concessions[country] += 1
-            drop = trust_cost(new, self.readable, severity, weight, params)
             self.trust = max(0.0, self.trust - drop)
         return new
+
+    def grant_trust_cost(
+        self, country: int, segments: np.ndarray, severity: float, weight: float, params: Params
+    ) -> float:
+        """Trust that opening ``segments`` to ``country`` would cost; tiers already open
+        there cost nothing (:func:`privmarket.agents.valuation.trust_cost`)."""
+        new = segments & ~self.access[country]
+        return trust_cost(new, self.readable, severity, weight, params)
 
     def gain_trust(self, amount: float) -> None:
         """A public refusal or exit: privacy-minded users believe it a little more (or,

@@ -115,6 +115,7 @@ class Demand:
     scripted: bool = False
     answer: str | None = None
     granted: np.ndarray = field(default_factory=lambda: np.zeros(N_SEGMENTS, dtype=bool))
+    trust_lost: float = 0.0  # trust the vendor lost by what it opened on this demand
     outcome: Outcome = Outcome.OPEN
 
     @property

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from privmarket.agents.answers import ANSWERS
-from privmarket.agents.strategies import ExpectedValue, stake_in_country
+from privmarket.agents.strategies import ExpectedValue, realised_value, stake_in_country
 from privmarket.agents.user_market import (
     choice_probabilities,
     ecosystem_utility,
@@ -36,7 +36,7 @@ from privmarket.sim.scenarios import (
     rule_of_law_from_percentile,
     vendor_specs,
 )
-from privmarket.sim.vocabulary import Answer, Demand, EventKind, Presence
+from privmarket.sim.vocabulary import Answer, Demand, EventKind, Outcome, Presence
 
 from .conftest import small_world
 
@@ -170,6 +170,34 @@ def test_a_deal_costs_the_trust_of_what_it_opens_not_of_what_was_asked() -> None
     ANSWERS[Answer.NEGOTIATE].apply(bb, broad, p)
     assert before - bb.trust == pytest.approx(expected) and expected > 0
     assert bb.access[0].tolist() == [True, False, False]
+
+
+def test_a_vendor_learns_from_the_trust_a_deal_cost_it_not_the_demands_severity() -> None:
+    # The adaptive rule's reward for an answer is what the answer cost when it was
+    # made: a deal that opens only the consumer tier is judged as a targeted intercept
+    # (severity band 0), and a tier already open costs nothing the second time.
+    m = MarketModel("india-2010-2013", rng=5)
+    p = m.params
+    bb = m.vendor_list[m.vendor_index("BlackBerry")]
+    stake = bb.privacy_stake(m) * p.ev_horizon
+    assert stake > 0
+    first = Demand(0, 0, bb.index, np.array([True, True, False]), 0.7, 1, 2)
+    first.answer = Answer.NEGOTIATE
+    before = bb.trust
+    ANSWERS[Answer.NEGOTIATE].apply(bb, first, p)
+    lost = before - bb.trust
+    assert lost > 0 and first.trust_lost == pytest.approx(lost)
+    first.outcome = Outcome.DEAL
+    assert realised_value(bb, first, m) == pytest.approx(-lost * stake)
+    # at the demand's own severity the old reward was larger: the rule learnt a cost
+    # the vendor never paid
+    asked = trust_cost(first.granted, bb.readable, 0.7, p.negotiation_trust_weight, p)
+    assert asked > lost
+    again = Demand(1, 0, bb.index, np.array([True, False, False]), 0.9, 2, 3)
+    again.answer = Answer.COMPLY
+    ANSWERS[Answer.COMPLY].apply(bb, again, p)
+    again.outcome = Outcome.COMPLIED
+    assert again.trust_lost == 0.0 and realised_value(bb, again, m) == 0.0
 
 
 def test_answers_are_as_noisy_as_the_country_is_worth_whatever_one_answer_costs() -> None:

@@ -67,17 +67,22 @@ def _shipped_probabilities() -> dict[tuple[str, str], float]:
 
 
 def _pattern_cases() -> list:
-    """Every pattern; those the shipped calibration itself records below the floor
-    are expected failures (docs/validation.md, "What fails"). Strict: once one
-    passes, the record is stale and the mark must go."""
+    """Every pattern; those the shipped calibration itself records below the
+    requirement are not asserted to meet it (docs/validation.md, "What fails"): at
+    20 runs a pattern that holds with probability 0.55 clears the fast floor or not
+    by the luck of the seeds. Their record is checked instead, as every pattern's is,
+    by :func:`test_the_shipped_record_is_current`."""
     recorded = _shipped_probabilities()
     cases = []
     for c in [*STANDOFFS, DECLINE]:
         for p in PATTERNS[c]:
             marks = []
-            if recorded[(c, p.key)] < FLOOR:
-                why = f"the shipped calibration records {recorded[(c, p.key)]:.2f} over 200 runs"
-                marks = [pytest.mark.xfail(reason=why, strict=True)]
+            if recorded[(c, p.key)] < REQUIRED:
+                why = (
+                    f"fails the requirement: the shipped calibration records "
+                    f"{recorded[(c, p.key)]:.2f} over 200 runs"
+                )
+                marks = [pytest.mark.skip(reason=why)]
             cases.append(pytest.param(c, p.key, marks=marks, id=f"{c}:{p.key}"))
     return cases
 
@@ -89,6 +94,27 @@ def test_one_posterior_reproduces_each_pattern(probabilities, case: str, key: st
     assert row["runs"] == DRAWS * SEEDS
     assert row["probability"] >= FLOOR, (
         f"{case} {key}: {row['probability']:.2f} over {row['runs']} runs, below {FLOOR:.2f}"
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "case,key", [(c, p.key) for c in [*STANDOFFS, DECLINE] for p in PATTERNS[c]]
+)
+def test_the_shipped_record_is_current(probabilities, case: str, key: str) -> None:
+    """These runs agree with the probability the shipped calibration recorded (200
+    runs), within three standard errors of the difference and half a run: a change
+    to the model or a scenario that moves a pattern needs a new calibration, whose
+    record then replaces the old one. At the fast form's 20 runs this catches a
+    shift of about 0.3 (the full form's 100: about 0.15); smaller ones are the
+    full form's and the calibration's to find."""
+    recorded = _shipped_probabilities()[(case, key)]
+    row = probabilities.query("case == @case and pattern == @key").iloc[0]
+    q = min(max(recorded, 1 / 200), 1 - 1 / 200)  # a record of 0 or 1 still has an error
+    se = (q * (1 - q) * (1 / row["runs"] + 1 / 200)) ** 0.5
+    assert abs(row["probability"] - recorded) <= 3 * se + 0.5 / row["runs"], (
+        f"{case} {key}: {row['probability']:.2f} over {row['runs']} runs; the shipped "
+        f"calibration recorded {recorded:.2f}: recalibrate (docs/validation.md)"
     )
 
 

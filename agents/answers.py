@@ -97,10 +97,11 @@ def _open(
 ) -> np.ndarray:
     """Open ``segments`` on ``demand``, recording on it the trust this cost (what the
     vendor learns from, :func:`privmarket.agents.strategies.realised_value`)."""
-    c = demand.country
-    demand.trust_lost += vendor.grant_trust_cost(c, segments, severity, weight, params)
+    before = vendor.trust
+    opened = vendor.grant(demand.country, segments, severity, weight, params)
+    demand.trust_lost += before - vendor.trust
     demand.granted = demand.granted | segments
-    return vendor.grant(c, segments, severity, weight, params)
+    return opened
 
 
 def _comply(vendor: Vendor, demand: Demand, params: Params) -> AnswerEffect:

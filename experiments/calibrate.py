@@ -47,7 +47,13 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from scipy.special import ndtr
 
-from privmarket.experiments.patterns import PATTERNS, STANDOFFS, yearly_sales_shares
+from privmarket.experiments.patterns import (
+    PARTIES,
+    PATTERNS,
+    STANDOFFS,
+    route,
+    yearly_sales_shares,
+)
 from privmarket.sim.model import MarketModel
 from privmarket.sim.params import ParameterError, Params
 from privmarket.sim.scenarios import get_scenario
@@ -427,6 +433,8 @@ def _predict_case(task: tuple[str, dict[str, float], int, int]) -> dict[str, Any
     m = MarketModel(case, rng=seed, n_users=users, **world_updates(theta)).run()
     hits = {p.key: bool(p.check(m)) for p in PATTERNS[case]}
     out: dict[str, Any] = {"case": case, "seed": seed, **{f"hit:{k}": v for k, v in hits.items()}}
+    if case in PARTIES:
+        out["route"] = route(m, *PARTIES[case])
     if case == DECLINE:
         shares = yearly_sales_shares(m)
         revenue = yearly_revenue(m, "BlackBerry")
@@ -481,6 +489,34 @@ def pattern_probabilities(runs: pd.DataFrame) -> pd.DataFrame:
                 )
             )
     return pd.DataFrame(rows)
+
+
+def pattern_routes(runs: pd.DataFrame) -> pd.DataFrame:
+    """How each stand-off's runs went (:func:`~privmarket.experiments.patterns.route`),
+    and in how many of each route each of its patterns held.
+
+    One row per case, pattern and route, the most common route first: ``runs``
+    that took the route, their ``share`` of the case's runs, and how many of them
+    ``held`` the pattern. A pattern that holds mostly by a route the real case did
+    not take holds for the wrong reason.
+    """
+    rows = []
+    for case, g in runs[runs["case"].isin(list(PARTIES))].groupby("case", sort=False):
+        counts = g["route"].value_counts(sort=True)
+        for p in PATTERNS[case]:
+            held = g[f"hit:{p.key}"].astype(bool).groupby(g["route"]).sum()
+            for name, n in counts.items():
+                rows.append(
+                    dict(
+                        case=case,
+                        pattern=p.key,
+                        route=name,
+                        runs=int(n),
+                        share=n / len(g),
+                        held=int(held[name]),
+                    )
+                )
+    return pd.DataFrame(rows, columns=["case", "pattern", "route", "runs", "share", "held"])
 
 
 def decline_fit(runs: pd.DataFrame) -> pd.DataFrame:
@@ -611,6 +647,7 @@ def write_outputs(result: CalibrationResult, runs: pd.DataFrame, folder: Path) -
     summary_table(result).to_csv(folder / "summary.csv", index=False, float_format="%.6g")
     probs = pattern_probabilities(runs)
     probs.to_csv(folder / "patterns.csv", index=False, float_format="%.4g")
+    pattern_routes(runs).to_csv(folder / "routes.csv", index=False, float_format="%.4g")
     runs.to_parquet(folder / "posterior_runs.parquet", index=False)
     marginals_figure(result).savefig(folder / "marginals.png", dpi=100)
     fit = decline_fit(runs)

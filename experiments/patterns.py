@@ -212,3 +212,52 @@ STANDOFFS = ("pakistan-2015", "uae-2010", "saudi-2010", "india-2010-2013", "us-2
 def pattern_hits(model: MarketModel) -> dict[str, bool]:
     """Which of its scenario's patterns a finished run shows, by key."""
     return {p.key: bool(p.check(model)) for p in PATTERNS[model.scenario_name]}
+
+
+#: Whose stand-off each case is: the vendor its patterns are about and the country.
+PARTIES: dict[str, tuple[str, str]] = {
+    "pakistan-2015": ("BlackBerry", "Pakistan"),
+    "uae-2010": ("BlackBerry", "UAE"),
+    "saudi-2010": ("BlackBerry", "Saudi Arabia"),
+    "india-2010-2013": ("BlackBerry", "India"),
+    "us-2016": ("Apple", "United States"),
+    "uk-2025": ("Apple", "United Kingdom"),
+}
+
+#: The events a route is made of: what was opened, withdrawn, banned, lifted,
+#: dropped or left (demands and answers are left out: every route starts with one).
+ROUTE_EVENTS = (
+    EventKind.ACCESS_GRANTED,
+    EventKind.PARTIAL_DEAL,
+    EventKind.WITHDRAW_FEATURE,
+    EventKind.BAN,
+    EventKind.BAN_LIFTED,
+    EventKind.BACKDOWN,
+    EventKind.COUNTRY_EXIT,
+    EventKind.VENDOR_FAILURE,
+)
+
+
+def route(model: MarketModel, vendor: str, country: str) -> str:
+    """How a stand-off went: the kinds of its key events, each once, in the order they
+    first happened, joined by " > " ("none" if nothing happened).
+
+    A pattern can hold by more than one route: "not banned" holds when the government
+    backs down and also when the vendor leaves first. Counting runs by route says
+    which (:func:`pattern_routes`).
+
+    >>> from privmarket.sim.model import MarketModel
+    >>> m = MarketModel("us-2016", rng=1, n_users=3000).run()
+    >>> route(m, "Apple", "United States")
+    'back-down'
+    """
+    kinds = [
+        str(e.kind)
+        for e in model.events
+        if e.kind in ROUTE_EVENTS
+        and (
+            {e.actor, e.target} == {vendor, country}
+            or (e.kind is EventKind.VENDOR_FAILURE and e.actor == vendor)
+        )
+    ]
+    return " > ".join(dict.fromkeys(kinds)) or "none"

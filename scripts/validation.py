@@ -1,6 +1,7 @@
 """Compute the figures of docs/validation.md from the shipped posterior.
 
     python scripts/validation.py patterns --out out/validation   # >= 100 runs per pattern
+    python scripts/validation.py routes --out out/validation     # how each pattern held
     python scripts/validation.py money --out out/validation      # revenue and cash against reports
     python scripts/validation.py causes --out out/validation     # mechanisms switched off
     python scripts/validation.py holdout --out out/validation    # out-of-sample calibrations
@@ -27,6 +28,7 @@ from privmarket.experiments.calibrate import (
     CalibrationSpec,
     decline_fit,
     pattern_probabilities,
+    pattern_routes,
     posterior_runs,
     posterior_sample,
     world_updates,
@@ -64,6 +66,27 @@ def patterns(out: Path, draws: int, seeds: int, users: int) -> None:
     runs.to_parquet(out / "pattern_runs.parquet", index=False)
     pattern_probabilities(runs).to_csv(out / "patterns.csv", index=False, float_format="%.3f")
     decline_fit(runs).to_csv(out / "decline_fit.csv", index=False, float_format="%.2f")
+
+
+def routes(out: Path) -> None:
+    """The stand-offs' runs of the shipped pattern probabilities, again, by route.
+
+    The same draws, seeds and sizes as the calibration's own posterior runs
+    (``sim/posterior/patterns.csv``), so the probabilities are the shipped ones.
+    """
+    spec = CalibrationSpec.load()
+    with ProcessPoolExecutor(2) as ex:
+        runs = posterior_runs(
+            posterior_sample(),
+            STANDOFFS,
+            draws=min(spec.draws, 100),
+            seeds=2,
+            users=spec.users,
+            executor=ex,
+            root_seed=spec.seed,
+        )
+    pattern_routes(runs).to_csv(out / "routes.csv", index=False, float_format="%.3f")
+    pattern_probabilities(runs).to_csv(out / "route_patterns.csv", index=False, float_format="%.4g")
 
 
 def _first_year(task: tuple[str, dict, int]) -> dict:
@@ -188,7 +211,7 @@ def holdout(out: Path, population: int, generations: int) -> None:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("part", choices=["patterns", "money", "causes", "holdout"])
+    p.add_argument("part", choices=["patterns", "routes", "money", "causes", "holdout"])
     p.add_argument("--out", default="out/validation")
     p.add_argument("--draws", type=int, default=50)
     p.add_argument("--seeds", type=int, default=2)
@@ -200,6 +223,8 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     if a.part == "patterns":
         patterns(out, a.draws, a.seeds, a.users)
+    elif a.part == "routes":
+        routes(out)
     elif a.part == "money":
         money(out, a.draws)
     elif a.part == "causes":

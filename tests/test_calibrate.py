@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 
 from privmarket.experiments import calibrate as C
-from privmarket.experiments.patterns import PATTERNS
+from privmarket.experiments.patterns import PATTERNS, ROUTE_EVENTS, route
+from privmarket.sim.model import MarketModel
 from privmarket.sim.params import Params
 
 
@@ -178,6 +179,8 @@ def test_outputs_load_and_the_world_file_is_a_valid_world(small_problem, tmp_pat
     probs = pd.read_csv(out / "patterns.csv")
     assert set(probs["case"]) == {"pakistan-2015", C.DECLINE}
     assert probs["probability"].between(0, 1).all() and (probs["runs"] == 3).all()
+    routes = pd.read_csv(out / "routes.csv")
+    assert set(routes["case"]) == {"pakistan-2015"}  # the decline is no stand-off
     fit = pd.read_csv(out / "decline_fit.csv")
     assert {"year", "vendor", "observed", "median", "low", "high"} <= set(fit.columns)
     assert (fit["low"] <= fit["median"]).all() and (fit["median"] <= fit["high"]).all()
@@ -191,6 +194,38 @@ def test_outputs_load_and_the_world_file_is_a_valid_world(small_problem, tmp_pat
     world = tomllib.loads((out / "world.toml").read_text())
     p = Params().with_updates(world["estimate"])
     assert p.b_ecosystem == pytest.approx(result.point["b_ecosystem"])
+
+
+def test_routes_partition_each_stand_offs_runs_and_agree_with_the_probabilities():
+    sample = C.posterior_sample()
+    cases = ["pakistan-2015", "us-2016"]
+    runs = C.posterior_runs(sample, cases, draws=12, seeds=1, users=600, root_seed=3)
+    routes = C.pattern_routes(runs)
+    probs = C.pattern_probabilities(runs).set_index(["case", "pattern"])["probability"]
+    kinds = {str(k) for k in ROUTE_EVENTS} | {"none"}
+    for (case, pattern), g in routes.groupby(["case", "pattern"]):
+        assert g["runs"].sum() == 12 and g["share"].sum() == pytest.approx(1.0)
+        assert list(g["runs"]) == sorted(g["runs"], reverse=True)  # most common first
+        assert (g["held"] <= g["runs"]).all()
+        assert g["held"].sum() / 12 == pytest.approx(probs[(case, pattern)])
+        for r in g["route"]:
+            assert set(r.split(" > ")) <= kinds, r
+    # a vendor that gave access to Pakistan never shows "no access" on that route
+    pak = routes[(routes["case"] == "pakistan-2015") & (routes["pattern"] == "no-access")]
+    granted = pak[pak["route"].str.contains("access granted")]
+    assert (granted["held"] == 0).all()
+
+
+def test_a_route_names_what_happened_between_the_two_parties_only():
+    # at the shipped point estimate: the vendor leaves Pakistan in quarter 1 and the
+    # handset market later (a failure is the vendor's own, against "market")
+    m = MarketModel("pakistan-2015", rng=3, n_users=1500).run()
+    assert [str(e.kind) for e in m.events][:3] == ["demand", "country exit", "answer"]
+    assert route(m, "BlackBerry", "Pakistan") == "country exit > vendor failure"
+    assert route(m, "BlackBerry", "Atlantis") == "vendor failure"
+    us = MarketModel("us-2016", rng=1, n_users=3000).run()
+    assert route(us, "Apple", "United States") == "back-down"  # demand and answer left out
+    assert route(us, "Apple", "Pakistan") == "none"
 
 
 def test_the_shipped_posterior_is_a_sample_of_valid_worlds():

@@ -244,7 +244,7 @@ def route(model: MarketModel, vendor: str, country: str) -> str:
 
     A pattern can hold by more than one route: "not banned" holds when the government
     backs down and also when the vendor leaves first. Counting runs by route says
-    which (:func:`pattern_routes`).
+    which (:func:`privmarket.experiments.calibrate.pattern_routes`).
 
     >>> from privmarket.sim.model import MarketModel
     >>> m = MarketModel("us-2016", rng=1, n_users=3000).run()

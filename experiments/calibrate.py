@@ -471,6 +471,29 @@ def posterior_runs(
     return out
 
 
+def calibration_runs(
+    sample: pd.DataFrame,
+    cases: Iterable[str],
+    spec: CalibrationSpec,
+    executor: Executor | None = None,
+) -> pd.DataFrame:
+    """The runs a calibration reports its pattern probabilities over: the first
+    ``min(spec.draws, 100)`` draws x 2 seeds, at the spec's sizes and seed.
+
+    Run on the shipped posterior they give ``sim/posterior/patterns.csv`` again.
+    """
+    return posterior_runs(
+        sample,
+        cases,
+        draws=min(spec.draws, 100),
+        seeds=2,
+        users=spec.users,
+        executor=executor,
+        root_seed=spec.seed,
+        decline_users=spec.decline_users,
+    )
+
+
 def pattern_probabilities(runs: pd.DataFrame) -> pd.DataFrame:
     """Each pattern's frequency over the runs of :func:`posterior_runs`, with its requirement."""
     rows = []
@@ -773,16 +796,7 @@ def _cmd(args: argparse.Namespace) -> int:
         with make_backend(args.backend, args.workers, args.scheduler) as backend:
             result = calibrate(problem, backend.executor, work)
             predicted = list(cases) + ([args.leave_out] if args.leave_out else []) + [DECLINE]
-            runs = posterior_runs(
-                result.sample,
-                predicted,
-                draws=min(spec.draws, 100),
-                seeds=2,
-                users=spec.users,
-                executor=backend.executor,
-                root_seed=spec.seed,
-                decline_users=spec.decline_users,
-            )
+            runs = calibration_runs(result.sample, predicted, spec, backend.executor)
         with out.writing() as folder:
             write_outputs(result, runs, folder)
             shutil.move(str(work / "history.db"), str(folder / "history.db"))

@@ -26,6 +26,7 @@ import pandas as pd
 from privmarket.experiments.calibrate import (
     DECLINE,
     CalibrationSpec,
+    calibration_runs,
     decline_fit,
     pattern_probabilities,
     pattern_routes,
@@ -74,17 +75,8 @@ def routes(out: Path) -> None:
     The same draws, seeds and sizes as the calibration's own posterior runs
     (``sim/posterior/patterns.csv``), so the probabilities are the shipped ones.
     """
-    spec = CalibrationSpec.load()
     with ProcessPoolExecutor(2) as ex:
-        runs = posterior_runs(
-            posterior_sample(),
-            STANDOFFS,
-            draws=min(spec.draws, 100),
-            seeds=2,
-            users=spec.users,
-            executor=ex,
-            root_seed=spec.seed,
-        )
+        runs = calibration_runs(posterior_sample(), STANDOFFS, CalibrationSpec.load(), ex)
     pattern_routes(runs).to_csv(out / "routes.csv", index=False, float_format="%.3f")
     pattern_probabilities(runs).to_csv(out / "route_patterns.csv", index=False, float_format="%.4g")
 

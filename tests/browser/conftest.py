@@ -213,7 +213,8 @@ class Watch:
     """What a browser context did that a page must not: console errors, non-local requests.
 
     Every request to anything but the dashboard's own server is refused (as on a
-    machine with no internet) and recorded; every console error and uncaught
+    machine with no internet) and recorded, or only recorded when requests are
+    watched rather than intercepted (:func:`open_context`); every console error and uncaught
     page error is recorded. :meth:`check` fails the test if either happened.
     """
 
@@ -222,13 +223,21 @@ class Watch:
         self.blocked: list[str] = []
         self.errors: list[str] = []
 
+    def is_local(self, url: str) -> bool:
+        return url.startswith(self.base_url) or url.startswith(("data:", "blob:"))
+
     def route(self, route) -> None:
         url = route.request.url
-        if url.startswith(self.base_url) or url.startswith(("data:", "blob:")):
+        if self.is_local(url):
             route.continue_()
         else:
             self.blocked.append(url)
             route.abort("internetdisconnected")
+
+    def saw(self, request) -> None:
+        """Record a non-local request without holding any request up (for timing)."""
+        if not self.is_local(request.url):
+            self.blocked.append(request.url)
 
     def attach(self, page) -> None:
         page.on(
@@ -246,12 +255,30 @@ class Watch:
         assert self.errors == [], f"the page logged errors: {self.errors}"
 
 
-def open_context(browser, server, width: int = 1400, height: int = 1000, scheme: str = "light"):
-    """A browser context that watches for console errors and non-local requests."""
+def open_context(
+    browser,
+    server,
+    width: int = 1400,
+    height: int = 1000,
+    scheme: str = "light",
+    intercept: bool = True,
+):
+    """A browser context that watches for console errors and non-local requests.
+
+    With ``intercept`` (the default) every request passes through the test, which
+    refuses any that is not local. That holds each request up for a round trip to
+    the test and switches off the browser's cache (Playwright does so whenever
+    requests are routed), so a timing test passes ``intercept=False``: requests
+    are then only recorded, as a user's browser would make them, and a non-local
+    one still fails the test.
+    """
     ctx = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme)
     ctx.set_default_timeout(90_000)
     watch = Watch(server["url"])
-    ctx.route("**/*", watch.route)
+    if intercept:
+        ctx.route("**/*", watch.route)
+    else:
+        ctx.on("request", watch.saw)
     ctx.on("page", watch.attach)
     return ctx, watch
 

@@ -132,7 +132,7 @@ PATTERNS: dict[str, list[Pattern]] = {
         ),
         Pattern(
             "no-ban",
-            "The vendor is not banned in Pakistan (the government backs down).",
+            "The vendor is not banned in Pakistan (the government backs down, or the vendor leaves first).",
             no_ban("BlackBerry", "Pakistan"),
         ),
     ],

@@ -220,7 +220,7 @@ class Watch:
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
-        self.blocked: list[str] = []
+        self.not_local: list[str] = []
         self.errors: list[str] = []
 
     def is_local(self, url: str) -> bool:
@@ -231,13 +231,13 @@ class Watch:
         if self.is_local(url):
             route.continue_()
         else:
-            self.blocked.append(url)
+            self.not_local.append(url)
             route.abort("internetdisconnected")
 
     def saw(self, request) -> None:
         """Record a non-local request without holding any request up (for timing)."""
         if not self.is_local(request.url):
-            self.blocked.append(request.url)
+            self.not_local.append(request.url)
 
     def attach(self, page) -> None:
         page.on(
@@ -251,7 +251,7 @@ class Watch:
         page.on("pageerror", lambda e: self.errors.append(f"page error: {str(e)[:300]}"))
 
     def check(self) -> None:
-        assert self.blocked == [], f"the page asked for something not local: {self.blocked}"
+        assert self.not_local == [], f"the page asked for something not local: {self.not_local}"
         assert self.errors == [], f"the page logged errors: {self.errors}"
 
 

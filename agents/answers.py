@@ -72,8 +72,9 @@ def unregister_answer(name: str) -> None:
 
 def feasible_answers(vendor: Vendor, demand: Demand) -> tuple[str, ...]:
     """Answers open to ``vendor`` for ``demand``: one that cannot read its users'
-    traffic at all (stance 1) can only give answers that need no access to it, and
-    a deal needs a tier it can read."""
+    traffic at all (stance 1) can only give answers that need no access to it, a
+    deal needs a tier it can read, and withdrawing a feature needs an optional one
+    (``VendorSpec.optional_feature``)."""
     return tuple(
         a.name
         for a in ANSWERS.values()
@@ -144,7 +145,12 @@ for _answer in (
         applies=lambda vendor, demand: bool(negotiable(demand, vendor.readable).any()),
     ),
     AnswerType(Answer.REFUSE, needs_reading=False, apply=_refuse),
-    AnswerType(Answer.WITHDRAW, needs_reading=False, apply=_withdraw),
+    AnswerType(
+        Answer.WITHDRAW,
+        needs_reading=False,
+        apply=_withdraw,
+        applies=lambda vendor, demand: vendor.spec.optional_feature,
+    ),
     AnswerType(Answer.EXIT, needs_reading=False, apply=_exit, reversible=False),
 ):
     register_answer(_answer)

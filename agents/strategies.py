@@ -85,7 +85,7 @@ class Principled(Strategy):
     (the government's gain exceeds its cost of losing the vendor) that
     withdrawing the feature in that country alone would avert: then it withdraws
     the feature rather than build access (as a vendor did in the United Kingdom
-    in 2025). Between half the threshold and the threshold it negotiates a
+    in 2025), if it has one to withdraw. Between half the threshold and the threshold it negotiates a
     partial deal; below half it complies.
     """
 
@@ -102,7 +102,7 @@ class Principled(Strategy):
                 market,
                 local_stance=vendor.local_stance[c] * (1 - market.params.withdraw_cut),
             )
-            if gain > cost >= withdrawn and vendor.local_stance[c] > 0:
+            if gain > cost >= withdrawn and vendor.local_stance[c] > 0 and Answer.WITHDRAW in ok:
                 return Answer.WITHDRAW
             return Answer.REFUSE
         if vendor.stance >= vendor.spec.threshold / 2:

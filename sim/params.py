@@ -245,6 +245,12 @@ class VendorSpec(_Strict):
         description="Tiers (consumer, enterprise, government) whose traffic the vendor can "
         "read: it holds the keys. Opening any other tier means building access (a back door).",
     )
+    optional_feature: bool = Field(
+        True,
+        description="It offers a privacy feature that users opt into and that it can withdraw "
+        "in one country while staying there (as Apple withdrew encrypted backups in the United "
+        "Kingdom in 2025). Without one, withdrawing a feature is not among its answers.",
+    )
     many_makers: bool = Field(
         False,
         description="A platform that stands for many makers (an open ecosystem): makers come "

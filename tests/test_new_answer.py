@@ -72,11 +72,20 @@ def refusal_world(strategy: str):
     )
 
 
-def vendor_of(stance: float, readable: tuple[bool, bool, bool] = (True, True, True)):
-    """A real vendor of a small world, with this stance and these readable tiers."""
+def vendor_of(
+    stance: float, readable: tuple[bool, bool, bool] = (True, True, True), optional: bool = True
+):
+    """A real vendor of a small world, with this stance and these readable tiers, and
+    (``optional``) a privacy feature it could withdraw in one country."""
     params = small_world(
         vendors=[
-            dict(name="Asked", initial_share=0.5, stance=stance, readable=readable),
+            dict(
+                name="Asked",
+                initial_share=0.5,
+                stance=stance,
+                readable=readable,
+                optional_feature=optional,
+            ),
             dict(name="Other", initial_share=0.5, stance=0.3),
         ]
     )
@@ -132,3 +141,58 @@ def test_an_answer_that_needs_reading_is_not_open_to_a_vendor_that_cannot_read()
     assert Answer.NEGOTIATE not in feasible_answers(keys_held_by_users, consumer_only)
     assert Answer.COMPLY in feasible_answers(keys_held_by_users, consumer_only)
     assert Answer.NEGOTIATE in feasible_answers(keys_held_by_users, every_tier)
+
+
+def test_only_a_vendor_with_an_optional_feature_can_withdraw_one() -> None:
+    demand = demand_for()
+    assert Answer.WITHDRAW in feasible_answers(vendor_of(0.9), demand)
+    without = vendor_of(0.9, optional=False)
+    assert Answer.WITHDRAW not in feasible_answers(without, demand)
+    assert Answer.REFUSE in feasible_answers(without, demand)
+
+
+def answers_in(case: str, vendor: str, strategy: str, optional: bool) -> set[str]:
+    """Every answer ``vendor`` gives in ``case`` over four seeds, under ``strategy``,
+    with or without an opt-in privacy feature to withdraw."""
+    seen: set[str] = set()
+    updates = {
+        f"vendors.{vendor}.strategy": strategy,
+        f"vendors.{vendor}.optional_feature": optional,
+    }
+    for seed in range(4):
+        m = MarketModel(case, rng=seed, n_users=1500, **updates).run()
+        seen |= set(m.event_frame().query("event == 'answer'")["answer"])
+    return seen
+
+
+CASES_WITH_WITHDRAWALS = [
+    ("uk-2025", "Apple", "expected_value"),
+    ("pakistan-2015", "BlackBerry", "principled"),
+]
+
+
+@pytest.mark.parametrize(("case", "vendor", "strategy"), CASES_WITH_WITHDRAWALS)
+def test_a_vendor_with_a_feature_to_withdraw_withdraws_it(case, vendor, strategy) -> None:
+    assert Answer.WITHDRAW in answers_in(case, vendor, strategy, optional=True)
+
+
+@pytest.mark.parametrize(("case", "vendor", "_"), CASES_WITH_WITHDRAWALS)
+@pytest.mark.parametrize("strategy", ["principled", "expected_value", "adaptive"])
+def test_no_rule_withdraws_a_feature_the_vendor_does_not_have(case, vendor, _, strategy) -> None:
+    # The same cases without an opt-in feature: no rule gives that answer, and every
+    # run ends (the model raises if a rule chooses an answer not open to the vendor).
+    given = answers_in(case, vendor, strategy, optional=False)
+    assert given and Answer.WITHDRAW not in given
+
+
+def test_the_real_cases_say_which_vendor_had_a_feature_to_withdraw() -> None:
+    # Apple's opt-in encrypted backups existed in 2025 (withdrawn in the United
+    # Kingdom), not in 2016; the secure maker's security was its product.
+    def has(case: str, vendor: str) -> bool:
+        m = MarketModel(case, rng=0, n_users=500)
+        return m.vendor_list[m.vendor_index(vendor)].spec.optional_feature
+
+    assert has("uk-2025", "Apple")
+    assert not has("us-2016", "Apple")
+    for case in ("pakistan-2015", "uae-2010", "saudi-2010", "india-2010-2013"):
+        assert not has(case, "BlackBerry")

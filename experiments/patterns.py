@@ -167,7 +167,11 @@ PATTERNS: dict[str, list[Pattern]] = {
             "The enterprise tier is never readable in India.",
             tier_open("BlackBerry", "India", 1, False),
         ),
-        Pattern("no-ban", "The vendor is not banned in India.", no_ban("BlackBerry", "India")),
+        Pattern(
+            "no-ban",
+            "The vendor is not banned in India (the government backs down, or the vendor has left).",
+            no_ban("BlackBerry", "India"),
+        ),
     ],
     "us-2016": [
         Pattern("no-access", "The vendor gives no access.", no_access("Apple", "United States")),

@@ -37,11 +37,12 @@ SMALL = {"n_users": 1000, "quarters": 8}
 #: calibration: on the open platform (the baseline) it survives everywhere at this
 #: size, and with its own ecosystem in the calibrated world it never does
 #: (docs/validation.md, "What fails"), so survival would not separate anything.
-#: b_ecosystem weighs the ecosystem's log (docs/ODD.md 7.4): 0.5 pulls about as hard
-#: between strengths 0.15 and 0.8 as 1.5 did when it weighed the strength itself.
+#: b_ecosystem weighs the ecosystem's log (docs/ODD.md 7.4). At 0.5, with the rest
+#: of the world shipped on 2026-12-01, Aegis survived at 84% of these 50 points
+#: whatever its stance; at 1.0 it survives at 30%, all of them at a stance above 0.6.
 WEAK_PULL = {
     **SMALL,
-    "b_ecosystem": 0.5,
+    "b_ecosystem": 1.0,
     "ecosystem_rate": 0.08,
     "b_price": 1.0,
     "vendors.Aegis.platform": "",

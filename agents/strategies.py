@@ -85,8 +85,8 @@ class Principled(Strategy):
     (the government's gain exceeds its cost of losing the vendor) that
     withdrawing the feature in that country alone would avert: then it withdraws
     the feature rather than build access (as a vendor did in the United Kingdom
-    in 2025), if it has one to withdraw. Between half the threshold and the threshold it negotiates a
-    partial deal; below half it complies.
+    in 2025), if it has one to withdraw. Between half the threshold and the
+    threshold it negotiates a partial deal; below half it complies.
     """
 
     name = StrategyName.PRINCIPLED

@@ -38,8 +38,9 @@ SMALL = {"n_users": 1000, "quarters": 8}
 #: size, and with its own ecosystem in the calibrated world it never does
 #: (docs/validation.md, "What fails"), so survival would not separate anything.
 #: b_ecosystem weighs the ecosystem's log (docs/ODD.md 7.4). At 0.5, with the rest
-#: of the world shipped on 2026-12-01, Aegis survived at 84% of these 50 points
-#: whatever its stance; at 1.0 it survives at 30%, all of them at a stance above 0.6.
+#: of the world shipped on 2026-12-01, Aegis survived at 84% of these 50 points and
+#: PRIM's box no longer restricted the stance; at 1.0 it survives at 30%, all of
+#: them at a stance above 0.6.
 WEAK_PULL = {
     **SMALL,
     "b_ecosystem": 1.0,

@@ -24,6 +24,7 @@ from privmarket.agents.answers import (
 from privmarket.agents.strategies import STRATEGIES, Strategy, register_strategy
 from privmarket.sim.model import MarketModel
 from privmarket.sim.params import ScriptedDemand
+from privmarket.sim.scenarios import get_scenario
 from privmarket.sim.vocabulary import STRATEGY_NAMES, Answer, Demand, Presence
 
 from .conftest import small_world
@@ -189,8 +190,8 @@ def test_the_real_cases_say_which_vendor_had_a_feature_to_withdraw() -> None:
     # Apple's opt-in encrypted backups existed in 2025 (withdrawn in the United
     # Kingdom), not in 2016; the secure maker's security was its product.
     def has(case: str, vendor: str) -> bool:
-        m = MarketModel(case, rng=0, n_users=500)
-        return m.vendor_list[m.vendor_index(vendor)].spec.optional_feature
+        (spec,) = [v for v in get_scenario(case).params.vendors if v.name == vendor]
+        return spec.optional_feature
 
     assert has("uk-2025", "Apple")
     assert not has("us-2016", "Apple")

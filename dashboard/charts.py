@@ -4,8 +4,8 @@ A spec is built once per run (it names the vendors and the horizon); the rows
 change every quarter. Lines carry a colour from a colour-blind-safe palette
 (Okabe and Ito's, without black and yellow first, every colour at least 3:1
 against both the light and the dark background), and end in a marker of a
-shape of their own beside their name, so no line is told apart by colour
-alone; a second measure of the same series is dashed. Maps use
+shape of their own beside their name (names of lines ending close together
+are moved apart), so no line is told apart by colour alone; a second measure of the same series is dashed. Maps use
 viridis. Hovering a chart shows the values of every series at that quarter.
 
 Example
@@ -178,7 +178,13 @@ def line_spec(
             "encoding": {"y": y, "color": col, "shape": shape},
         },
         {
-            "transform": [*ends, *([not_muted] if not_muted else [])],
+            # the name beside the marker, moved apart from its neighbours' names
+            "transform": [
+                *_label_domain(y_domain),
+                *ends,
+                *([not_muted] if not_muted else []),
+                *_dodged_labels(HEIGHT),
+            ],
             "mark": {
                 "type": "text",
                 "align": "left",
@@ -186,7 +192,11 @@ def line_spec(
                 "fontSize": 11,
                 "fontWeight": "bold",
             },
-            "encoding": {"y": y, "text": {"field": "series", "type": "nominal"}, "color": col},
+            "encoding": {
+                "y": {**y, "field": "label_at"},
+                "text": {"field": "series", "type": "nominal"},
+                "color": col,
+            },
         },
         _hover_layer(keys, series, measures, value_format, muted),
     ]
@@ -202,6 +212,67 @@ def line_spec(
         "right": 6 + 7 * max((len(s) for s in shown), default=0),
     }
     return spec
+
+
+#: The least distance between two names at the lines' ends, in pixels (11 px text and a gap wide enough after the scale rounds its domain outward).
+LABEL_GAP = 16
+
+
+def _label_domain(y_domain: tuple[float, float] | None) -> list[dict[str, Any]]:
+    """The y scale's domain as fields ``_lo`` and ``_hi`` of every row (before the ends' filter).
+
+    A given domain as it is; otherwise the rows' range with zero in it, as
+    Vega-Lite's default scale has it (before rounding to nice values, which only
+    widens it and so only widens the gaps between the names).
+    """
+    if y_domain is not None:
+        lo, hi = (float(v) for v in y_domain)
+        return [{"calculate": repr(lo), "as": "_lo"}, {"calculate": repr(hi), "as": "_hi"}]
+    return [
+        {
+            "joinaggregate": [
+                {"op": "min", "field": "value", "as": "_min"},
+                {"op": "max", "field": "value", "as": "_max"},
+            ]
+        },
+        {"calculate": "min(datum._min, 0)", "as": "_lo"},
+        {"calculate": "max(datum._max, 0)", "as": "_hi"},
+    ]
+
+
+def _dodged_labels(height: int, gap: int = LABEL_GAP) -> list[dict[str, Any]]:
+    """Transforms giving each end's name a height ``label_at`` at least ``gap`` px from the next.
+
+    Two lines ending close together (two vendors with nearly the same profit)
+    would print their names over each other. In pixels from the bottom, with
+    the ends sorted by value (``i`` = 0, 1, ...), the lowest positions at
+    least ``gap`` apart and no lower than the values are ``p_i = gap * i +
+    max_{j <= i}(v_j - gap * j)``, a running maximum (Vega's window
+    transform). Then ``min(p_i, height - gap * (n - 1 - i))`` keeps the top
+    name inside the plot and the gaps as they were. ``label_at`` is that
+    height in the value's units, so it takes the same scale as the lines.
+    """
+    h, g = float(height), float(gap)
+    span = "max(datum._hi - datum._lo, 1e-12)"
+    order = [{"field": "_px", "order": "ascending"}, {"field": "series", "order": "ascending"}]
+    return [
+        {"calculate": f"(datum.value - datum._lo) / {span} * {h}", "as": "_px"},
+        {"window": [{"op": "row_number", "as": "_n"}], "sort": order},
+        {"joinaggregate": [{"op": "count", "as": "_count"}]},
+        {"calculate": f"datum._px - {g} * (datum._n - 1)", "as": "_shifted"},
+        {
+            "window": [{"op": "max", "field": "_shifted", "as": "_floor"}],
+            "sort": order,
+            "frame": [None, 0],
+        },
+        {
+            "calculate": (
+                f"min(datum._floor + {g} * (datum._n - 1), {h} - {g} * (datum._count - datum._n))"
+            ),
+            "as": "_label_px",
+        },
+        {"calculate": f"datum._lo + datum._label_px / {h} * {span}", "as": "label_at"},
+    ]
 
 
 def _keys(series: Sequence[str], measures: Sequence[str]) -> dict[tuple[str, str], str]:

@@ -392,6 +392,44 @@ def test_a_run_to_the_horizon_redrawn_every_ten_quarters(page, server):
     assert page.evaluate("() => window.__max") == 40  # never past the horizon
 
 
+#: The names at the lines' ends, as drawn: ``[name, y in px]`` per end of the chart's view.
+END_NAMES = """(chart) => {
+    const view = document.querySelector('.pm-vega[data-chart="' + chart + '"]').__vue__.view;
+    const found = [];
+    const walk = (node) => {
+        if (node.marktype === 'text' && node.role === 'mark')
+            for (const item of node.items) found.push([item.text, item.y]);
+        for (const child of node.items || []) walk(child);
+    };
+    walk(view.scenegraph().root);
+    return found;
+}"""
+
+
+def test_names_at_the_lines_ends_do_not_overlap(page, server):
+    """Two lines ending close together (in seed 0's first quarter Aegis and Orchard
+    make nearly the same profit) keep their names apart: every two names at least
+    a line of text apart, in every chart and quarter looked at."""
+    open_live(page, server["url"])
+    for q in range(1, 9):
+        page.get_by_role("button", name="Step").click()
+        wait_quarter(page, q)
+        if q not in (1, 2, 8):
+            continue
+        charts_drawn(page)
+        for chart in CHARTS:
+            page.wait_for_function(
+                "(c) => { const e = document.querySelector('.pm-vega[data-chart=\"' + c + '\"]');"
+                " return e.__vue__.shown === e.__vue__.current(); }",
+                arg=chart,
+            )
+            names = sorted(page.evaluate(END_NAMES, chart), key=lambda n: n[1])
+            if chart == "profit":
+                assert [n for n, _ in sorted(names)] == ["Aegis", "Local", "Open", "Orchard"]
+            gaps = [b[1] - a[1] for a, b in zip(names, names[1:], strict=False)]
+            assert min(gaps, default=11) >= 11, (q, chart, names)
+
+
 def test_two_tabs_are_independent(server, context):
     a, b = context.new_page(), context.new_page()
     open_live(a, server["url"])

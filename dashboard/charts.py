@@ -5,8 +5,8 @@ change every quarter. Lines carry a colour from a colour-blind-safe palette
 (Okabe and Ito's, without black and yellow first, every colour at least 3:1
 against both the light and the dark background), and end in a marker of a
 shape of their own beside their name (names of lines ending close together
-are moved apart), so no line is told apart by colour alone; a second measure of the same series is dashed. Maps use
-viridis. Hovering a chart shows the values of every series at that quarter.
+are moved apart), so no line is told apart by colour alone; a second
+measure of the same series is dashed. Maps use viridis. Hovering a chart shows the values of every series at that quarter.
 
 Example
 -------
@@ -214,7 +214,8 @@ def line_spec(
     return spec
 
 
-#: The least distance between two names at the lines' ends, in pixels (11 px text and a gap wide enough after the scale rounds its domain outward).
+#: The least distance between two names at the lines' ends, in pixels: 11 px text and a
+#: gap that stays wide enough when the scale rounds its domain outward to nice values.
 LABEL_GAP = 16
 
 

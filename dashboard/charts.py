@@ -6,7 +6,8 @@ change every quarter. Lines carry a colour from a colour-blind-safe palette
 against both the light and the dark background), and end in a marker of a
 shape of their own beside their name (names of lines ending close together
 are moved apart), so no line is told apart by colour alone; a second
-measure of the same series is dashed. Maps use viridis. Hovering a chart shows the values of every series at that quarter.
+measure of the same series is dashed. Maps use viridis. Hovering a chart
+shows the values of every series at that quarter.
 
 Example
 -------

@@ -101,6 +101,7 @@ def line_spec(
     order; ``muted`` series are thin grey lines without markers or labels.
     """
     colors = list(colors or [color(i) for i in range(len(series))])
+    spec_height = HEIGHT  # the plot's height: the names are moved apart in its pixels
     shown = [s for s in series if s not in muted]
     keys = _keys(series, measures)
     x = {
@@ -184,7 +185,7 @@ def line_spec(
                 *_label_domain(y_domain),
                 *ends,
                 *([not_muted] if not_muted else []),
-                *_dodged_labels(HEIGHT),
+                *_dodged_labels(spec_height),
             ],
             "mark": {
                 "type": "text",
@@ -201,7 +202,7 @@ def line_spec(
         },
         _hover_layer(keys, series, measures, value_format, muted),
     ]
-    spec = _base(title, subtitle)
+    spec = _base(title, subtitle, height=spec_height)
     spec["encoding"] = {"x": x}
     spec["layer"] = layers
     # room for the names at the lines' ends, and on the left for wide axis labels (thousands),
